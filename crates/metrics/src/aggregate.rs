@@ -1,0 +1,390 @@
+//! Turns a stream of [`Snapshot`]s into live figures and, at the end, a [`RunResult`].
+//!
+//! Snapshots of the same second may arrive from several sources (agents) in any order; they are
+//! merged by addition and a second is turned into a timeline point when it is closed
+//! ([`Aggregator::close_through`]). Totals are merged histograms, never averaged percentiles.
+
+use crate::ErrorKind;
+use crate::recorder::{RequestKey, Snapshot, StepStats, new_histogram};
+use crate::result::{
+    CheckRow, ErrorRow, LatencyMs, RESULT_SCHEMA_VERSION, RequestRow, RunMeta, RunResult, Summary,
+    TimelineLatency, TimelinePoint,
+};
+use hdrhistogram::Histogram;
+use std::collections::{BTreeMap, VecDeque};
+
+/// Seconds in the sliding window of the live figures.
+const LIVE_WINDOW: usize = 5;
+
+/// Figures for a live progress line.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LiveStats {
+    /// Seconds closed so far.
+    pub seconds: u32,
+    /// Active users at the end of the last closed second.
+    pub users: u32,
+    pub requests: u64,
+    pub failures: u64,
+    pub errors: u64,
+    /// Requests per second over the last few seconds.
+    pub rps: f64,
+    /// p95 latency over the last few seconds, in ms (`None` before the first response).
+    pub p95_ms: Option<f64>,
+}
+
+/// One closed second kept for the live window.
+struct WindowSecond {
+    requests: u64,
+    latency: Histogram<u64>,
+}
+
+/// Merges snapshots into run totals and a per-second timeline.
+pub struct Aggregator {
+    keys: Vec<RequestKey>,
+    totals: Vec<StepStats>,
+    iterations: u64,
+    max_users: u32,
+    open: BTreeMap<u32, Snapshot>,
+    timeline: Vec<TimelinePoint>,
+    window: VecDeque<WindowSecond>,
+}
+
+impl Aggregator {
+    /// `keys` is the run's request-row table: a snapshot's `StepId` indexes it.
+    pub fn new(keys: Vec<RequestKey>) -> Self {
+        let totals = keys.iter().map(|_| StepStats::default()).collect();
+        Aggregator {
+            keys,
+            totals,
+            iterations: 0,
+            max_users: 0,
+            open: BTreeMap::new(),
+            timeline: Vec::new(),
+            window: VecDeque::with_capacity(LIVE_WINDOW + 1),
+        }
+    }
+
+    /// Adds one snapshot. Rows with an id outside the key table are a programming error upstream
+    /// and are counted under the last row rather than dropped.
+    pub fn ingest(&mut self, snapshot: &Snapshot) {
+        for (id, stats) in &snapshot.steps {
+            let i = (*id as usize).min(self.totals.len().saturating_sub(1));
+            if let Some(total) = self.totals.get_mut(i) {
+                total.merge(stats);
+            }
+        }
+        self.iterations += snapshot.iterations;
+        let closed_through = self.timeline.last().map(|p| p.second);
+        match closed_through {
+            // A late snapshot for an already closed second still counts in the totals (above);
+            // its requests are added to that second's point without re-computing percentiles.
+            Some(last) if snapshot.second <= last => {
+                if let Some(p) = self
+                    .timeline
+                    .iter_mut()
+                    .rev()
+                    .find(|p| p.second == snapshot.second)
+                {
+                    p.requests += snapshot.requests();
+                    p.users += snapshot.users;
+                    self.max_users = self.max_users.max(p.users);
+                }
+            }
+            _ => self
+                .open
+                .entry(snapshot.second)
+                .or_insert_with(|| Snapshot::new(snapshot.second))
+                .merge(snapshot),
+        }
+    }
+
+    /// Closes every open second `<= second`, turning each into a timeline point. Seconds with no
+    /// snapshot at all in between become points with zero requests and the previous user count, so the
+    /// timeline has no holes.
+    pub fn close_through(&mut self, second: u32) {
+        let later = self.open.split_off(&(second + 1));
+        let closing = std::mem::replace(&mut self.open, later);
+        for (s, snap) in closing {
+            let next = self.timeline.last().map_or(0, |p| p.second + 1);
+            let users = self.timeline.last().map_or(0, |p| p.users);
+            for gap in next..s {
+                self.push_point(&Snapshot {
+                    second: gap,
+                    users,
+                    ..Default::default()
+                });
+            }
+            self.push_point(&snap);
+        }
+    }
+
+    fn push_point(&mut self, snap: &Snapshot) {
+        let mut latency = new_histogram();
+        let (mut requests, mut failures, mut errors) = (0, 0, 0);
+        for (_, s) in &snap.steps {
+            latency.add(&s.latency).expect("auto-resizing histograms");
+            requests += s.requests;
+            failures += s.failures;
+            errors += s.error_count();
+        }
+        self.max_users = self.max_users.max(snap.users);
+        self.timeline.push(TimelinePoint {
+            second: snap.second,
+            requests,
+            failures,
+            errors,
+            users: snap.users,
+            latency_ms: TimelineLatency {
+                p50: quantile_ms(&latency, 0.50),
+                p95: quantile_ms(&latency, 0.95),
+                p99: quantile_ms(&latency, 0.99),
+            },
+        });
+        self.window.push_back(WindowSecond { requests, latency });
+        if self.window.len() > LIVE_WINDOW {
+            self.window.pop_front();
+        }
+    }
+
+    /// Figures for the progress line, over closed seconds.
+    pub fn live(&self) -> LiveStats {
+        let mut latency = new_histogram();
+        let mut window_requests = 0;
+        for w in &self.window {
+            latency.add(&w.latency).expect("auto-resizing histograms");
+            window_requests += w.requests;
+        }
+        let last = self.timeline.last();
+        LiveStats {
+            seconds: last.map_or(0, |p| p.second + 1),
+            users: last.map_or(0, |p| p.users),
+            requests: self.totals.iter().map(|s| s.requests).sum(),
+            failures: self.totals.iter().map(|s| s.failures).sum(),
+            errors: self.totals.iter().map(|s| s.error_count()).sum(),
+            rps: if self.window.is_empty() {
+                0.0
+            } else {
+                window_requests as f64 / self.window.len() as f64
+            },
+            p95_ms: (!latency.is_empty()).then(|| quantile_ms(&latency, 0.95)),
+        }
+    }
+
+    /// Closes all seconds and builds the result. `duration_s` is the measured run time.
+    pub fn finish(mut self, meta: RunMeta, duration_s: f64) -> RunResult {
+        self.close_through(u32::MAX - 1);
+        let duration = duration_s.max(1e-9);
+        let mut all = StepStats::default();
+        let mut requests = Vec::with_capacity(self.keys.len());
+        let mut errors: Vec<ErrorRow> = Vec::new();
+        let mut checks = Vec::new();
+        for (key, stats) in self.keys.iter().zip(&self.totals) {
+            all.merge(stats);
+            let row_name = format!("{} / {}", key.scenario, key.name);
+            for kind in ErrorKind::ALL {
+                let n = stats.errors[kind.index()];
+                if n == 0 {
+                    continue;
+                }
+                match errors.iter_mut().find(|e| e.kind == kind.as_str()) {
+                    Some(e) => e.count += n,
+                    None => errors.push(ErrorRow {
+                        kind: kind.as_str().to_owned(),
+                        count: n,
+                        sample: stats.error_samples[kind.index()]
+                            .clone()
+                            .unwrap_or_default(),
+                        sample_request: row_name.clone(),
+                    }),
+                }
+            }
+            for c in &stats.checks {
+                checks.push(CheckRow {
+                    scenario: key.scenario.clone(),
+                    request: key.name.clone(),
+                    check: c.check.clone(),
+                    count: c.count,
+                    sample: c.sample.clone(),
+                });
+            }
+            requests.push(request_row(key, stats, duration));
+        }
+        errors.sort_by(|a, b| b.count.cmp(&a.count));
+        checks.sort_by(|a, b| b.count.cmp(&a.count));
+        let slowest_request = self
+            .keys
+            .iter()
+            .zip(&self.totals)
+            .filter(|(_, s)| !s.latency.is_empty())
+            .max_by(|(_, a), (_, b)| a.latency.mean().total_cmp(&b.latency.mean()))
+            .map(|(k, _)| format!("{} / {}", k.scenario, k.name));
+        let error_count = all.error_count();
+        RunResult {
+            schema_version: RESULT_SCHEMA_VERSION,
+            run: meta,
+            summary: Summary {
+                requests: all.requests,
+                successes: all.requests - all.failures - error_count,
+                failures: all.failures,
+                errors: error_count,
+                rps: round3(all.requests as f64 / duration),
+                duration_s: round3(duration_s),
+                iterations: self.iterations,
+                bytes_received: all.bytes_in,
+                bytes_sent: all.bytes_out,
+                max_users: self.max_users,
+                latency_ms: latency_ms(&all.latency),
+                slowest_request,
+            },
+            requests,
+            errors,
+            checks,
+            timeline: self.timeline,
+        }
+    }
+}
+
+fn request_row(key: &RequestKey, stats: &StepStats, duration: f64) -> RequestRow {
+    let errors = stats.error_count();
+    RequestRow {
+        scenario: key.scenario.clone(),
+        name: key.name.clone(),
+        method: key.method.clone(),
+        requests: stats.requests,
+        successes: stats.requests - stats.failures - errors,
+        failures: stats.failures,
+        errors,
+        rps: round3(stats.requests as f64 / duration),
+        bytes_received: stats.bytes_in,
+        bytes_sent: stats.bytes_out,
+        latency_ms: latency_ms(&stats.latency),
+        status_codes: stats
+            .status
+            .iter()
+            .map(|(code, n)| (code.to_string(), *n))
+            .collect(),
+        errors_by_kind: ErrorKind::ALL
+            .iter()
+            .filter(|k| stats.errors[k.index()] > 0)
+            .map(|k| (k.as_str().to_owned(), stats.errors[k.index()]))
+            .collect(),
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn us_to_ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+fn quantile_ms(h: &Histogram<u64>, q: f64) -> f64 {
+    if h.is_empty() {
+        0.0
+    } else {
+        us_to_ms(h.value_at_quantile(q))
+    }
+}
+
+/// Latency figures of a histogram; all zero when it is empty.
+fn latency_ms(h: &Histogram<u64>) -> LatencyMs {
+    if h.is_empty() {
+        return LatencyMs::default();
+    }
+    LatencyMs {
+        min: us_to_ms(h.min()),
+        mean: round3(h.mean() / 1000.0),
+        p50: quantile_ms(h, 0.50),
+        p90: quantile_ms(h, 0.90),
+        p95: quantile_ms(h, 0.95),
+        p99: quantile_ms(h, 0.99),
+        p999: quantile_ms(h, 0.999),
+        max: us_to_ms(h.max()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::result::RunStatus;
+    use crate::{IntervalRecorder, Outcome};
+
+    fn keys() -> Vec<RequestKey> {
+        ["a", "b"]
+            .iter()
+            .map(|n| RequestKey {
+                scenario: "s".into(),
+                name: (*n).into(),
+                method: "GET".into(),
+            })
+            .collect()
+    }
+
+    fn meta() -> RunMeta {
+        RunMeta {
+            tool_version: "test".into(),
+            scenario_file: "x.yaml".into(),
+            target: "http://127.0.0.1:1".into(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            planned_duration_s: 3.0,
+            load: "2 users".into(),
+            status: RunStatus::Completed,
+        }
+    }
+
+    fn snap(second: u32, step: u32, latencies: &[u64], users: u32) -> Snapshot {
+        let mut r = IntervalRecorder::new();
+        for &l in latencies {
+            r.record(
+                step,
+                &Outcome::Response {
+                    status: 200,
+                    latency_us: l,
+                    bytes_in: 1,
+                    bytes_out: 1,
+                    failed_check: None,
+                },
+            );
+        }
+        let mut s = Snapshot::new(second);
+        s.users = users;
+        r.drain_into(&mut s);
+        s
+    }
+
+    #[test]
+    fn timeline_has_a_point_per_second_even_without_traffic() {
+        let mut a = Aggregator::new(keys());
+        a.ingest(&snap(0, 0, &[1000, 2000], 2));
+        a.ingest(&snap(3, 1, &[5000], 2));
+        let result = a.finish(meta(), 4.0);
+        let seconds: Vec<u32> = result.timeline.iter().map(|p| p.second).collect();
+        assert_eq!(seconds, vec![0, 1, 2, 3]);
+        assert_eq!(result.timeline[1].requests, 0);
+        assert_eq!(result.timeline[1].users, 2);
+        assert_eq!(result.summary.requests, 3);
+        assert_eq!(result.summary.rps, 0.75);
+        assert_eq!(result.summary.slowest_request.as_deref(), Some("s / b"));
+        assert_eq!(result.requests[0].latency_ms.max, 2.0);
+    }
+
+    #[test]
+    fn snapshots_of_one_second_from_two_sources_merge_before_closing() {
+        let mut a = Aggregator::new(keys());
+        a.ingest(&snap(0, 0, &[1000; 99], 1));
+        a.ingest(&snap(0, 0, &[100_000], 1));
+        a.close_through(0);
+        let live = a.live();
+        assert_eq!(live.users, 2);
+        assert_eq!(live.requests, 100);
+        assert_eq!(live.p95_ms, Some(1.0));
+        let result = a.finish(meta(), 1.0);
+        assert_eq!(result.timeline.len(), 1);
+        assert_eq!(result.timeline[0].latency_ms.p99, 1.0);
+        assert!(
+            (result.summary.latency_ms.max - 100.0).abs() < 0.1,
+            "3 significant digits"
+        );
+    }
+}

@@ -1,0 +1,17 @@
+//! Measurement for Stampede: what one request produced ([`Outcome`]), per-interval recorders
+//! ([`IntervalRecorder`]) whose [`Snapshot`]s merge exactly by adding HDR histograms, the run
+//! [`Aggregator`] that turns a stream of snapshots into live figures and a [`RunResult`], and the
+//! JSON result contract itself.
+//!
+//! This crate is pure: no async runtime, no I/O. The engine records into it on the hot path; the
+//! controller side merges what the engine (or, later, many agents) sends.
+
+mod aggregate;
+mod outcome;
+mod recorder;
+pub mod result;
+
+pub use aggregate::{Aggregator, LiveStats};
+pub use outcome::{CheckFailure, ErrorKind, Outcome};
+pub use recorder::{IntervalRecorder, RequestKey, Snapshot, StepId, StepStats, new_histogram};
+pub use result::RunResult;

@@ -1,0 +1,391 @@
+//! Interval recorders and the snapshots they produce.
+//!
+//! A recorder holds one [`StepStats`] per request row for the current interval (one second). At the
+//! end of the interval its contents are merged into a [`Snapshot`] and the recorder is reset in place
+//! (keeping its allocations). Snapshots merge by addition, in any order, so the statistics of a
+//! distributed run are exactly those of one machine that saw every request.
+
+use crate::outcome::{ErrorKind, Outcome};
+use hdrhistogram::Histogram;
+
+/// Index of a request row (a distinct `(scenario, name, method)`) in the run's key table.
+pub type StepId = u32;
+
+/// Identity of one request row: stats are grouped by it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RequestKey {
+    pub scenario: String,
+    pub name: String,
+    pub method: String,
+}
+
+/// Largest latency the histograms track before clamping: one hour, in microseconds.
+const MAX_LATENCY_US: u64 = 3_600_000_000;
+
+/// A latency histogram in microseconds with 3 significant digits. It grows with the largest value
+/// seen, so a histogram of fast requests stays small.
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new(3).expect("3 significant digits is a valid precision")
+}
+
+/// How many distinct failed-check names and error samples a row keeps per interval; further distinct
+/// names are still counted in `failures`, under the last slot's name.
+const MAX_CHECK_NAMES: usize = 32;
+
+/// Counts for one failed check on one request row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckCount {
+    pub check: String,
+    pub count: u64,
+    /// What was received the first time this check failed in the interval.
+    pub sample: String,
+}
+
+/// Everything recorded for one request row over some span of time.
+#[derive(Clone, Debug)]
+pub struct StepStats {
+    /// Every attempt: responses plus transport errors.
+    pub requests: u64,
+    /// Responses that failed an `expect` check.
+    pub failures: u64,
+    /// Attempts that got no response, by [`ErrorKind::index`].
+    pub errors: [u64; ErrorKind::COUNT],
+    /// First message seen for each error kind.
+    pub error_samples: [Option<String>; ErrorKind::COUNT],
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Response latency in microseconds (responses only, successes and failed checks alike).
+    pub latency: Histogram<u64>,
+    /// Responses by status code, sorted by code.
+    pub status: Vec<(u16, u64)>,
+    /// Failed checks by name.
+    pub checks: Vec<CheckCount>,
+}
+
+impl Default for StepStats {
+    fn default() -> Self {
+        StepStats {
+            requests: 0,
+            failures: 0,
+            errors: [0; ErrorKind::COUNT],
+            error_samples: Default::default(),
+            bytes_in: 0,
+            bytes_out: 0,
+            latency: new_histogram(),
+            status: Vec::new(),
+            checks: Vec::new(),
+        }
+    }
+}
+
+impl StepStats {
+    /// Total transport errors.
+    pub fn error_count(&self) -> u64 {
+        self.errors.iter().sum()
+    }
+
+    /// True when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.requests == 0
+    }
+
+    /// Records one outcome.
+    pub fn record(&mut self, outcome: &Outcome<'_>) {
+        self.requests += 1;
+        match *outcome {
+            Outcome::Response {
+                status,
+                latency_us,
+                bytes_in,
+                bytes_out,
+                failed_check,
+            } => {
+                self.bytes_in += bytes_in;
+                self.bytes_out += bytes_out;
+                self.latency
+                    .record(latency_us.clamp(1, MAX_LATENCY_US))
+                    .expect("auto-resizing histograms accept any clamped value");
+                add_status(&mut self.status, status, 1);
+                if let Some(failure) = failed_check {
+                    self.failures += 1;
+                    self.add_check(&failure.check, 1, || failure.detail.clone());
+                }
+            }
+            Outcome::Error {
+                kind,
+                bytes_out,
+                message,
+            } => {
+                self.bytes_out += bytes_out;
+                self.errors[kind.index()] += 1;
+                let sample = &mut self.error_samples[kind.index()];
+                if sample.is_none() {
+                    *sample = Some(message.to_string());
+                }
+            }
+        }
+    }
+
+    fn add_check(&mut self, name: &str, count: u64, sample: impl FnOnce() -> String) {
+        if let Some(c) = self.checks.iter_mut().find(|c| c.check == name) {
+            c.count += count;
+        } else if self.checks.len() < MAX_CHECK_NAMES {
+            self.checks.push(CheckCount {
+                check: name.to_owned(),
+                count,
+                sample: sample(),
+            });
+        } else if let Some(last) = self.checks.last_mut() {
+            last.count += count;
+        }
+    }
+
+    /// Adds `other` into `self`. Exact: histograms are added bucket by bucket.
+    pub fn merge(&mut self, other: &StepStats) {
+        self.requests += other.requests;
+        self.failures += other.failures;
+        for (i, n) in other.errors.iter().enumerate() {
+            self.errors[i] += n;
+            if self.error_samples[i].is_none() {
+                self.error_samples[i].clone_from(&other.error_samples[i]);
+            }
+        }
+        self.bytes_in += other.bytes_in;
+        self.bytes_out += other.bytes_out;
+        self.latency
+            .add(&other.latency)
+            .expect("auto-resizing histograms always accept each other");
+        for &(code, n) in &other.status {
+            add_status(&mut self.status, code, n);
+        }
+        for c in &other.checks {
+            self.add_check(&c.check, c.count, || c.sample.clone());
+        }
+    }
+
+    /// Clears all counts, keeping allocations.
+    pub fn reset(&mut self) {
+        self.requests = 0;
+        self.failures = 0;
+        self.errors = [0; ErrorKind::COUNT];
+        self.error_samples = Default::default();
+        self.bytes_in = 0;
+        self.bytes_out = 0;
+        self.latency.reset();
+        self.status.clear();
+        self.checks.clear();
+    }
+}
+
+fn add_status(status: &mut Vec<(u16, u64)>, code: u16, n: u64) {
+    match status.binary_search_by_key(&code, |&(c, _)| c) {
+        Ok(i) => status[i].1 += n,
+        Err(i) => status.insert(i, (code, n)),
+    }
+}
+
+/// Per-interval recorder: one [`StepStats`] per request row, created on first use.
+#[derive(Debug, Default)]
+pub struct IntervalRecorder {
+    steps: Vec<Option<Box<StepStats>>>,
+    iterations: u64,
+}
+
+impl IntervalRecorder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records one request outcome for row `step`.
+    pub fn record(&mut self, step: StepId, outcome: &Outcome<'_>) {
+        let i = step as usize;
+        if self.steps.len() <= i {
+            self.steps.resize_with(i + 1, || None);
+        }
+        self.steps[i]
+            .get_or_insert_with(Default::default)
+            .record(outcome);
+    }
+
+    /// Counts one completed scenario iteration.
+    pub fn record_iteration(&mut self) {
+        self.iterations += 1;
+    }
+
+    /// Merges everything recorded into `snapshot` and resets this recorder (keeping allocations).
+    pub fn drain_into(&mut self, snapshot: &mut Snapshot) {
+        for (i, slot) in self.steps.iter_mut().enumerate() {
+            if let Some(stats) = slot.as_deref_mut().filter(|s| !s.is_empty()) {
+                snapshot.step_mut(i as StepId).merge(stats);
+                stats.reset();
+            }
+        }
+        snapshot.iterations += self.iterations;
+        self.iterations = 0;
+    }
+}
+
+/// What happened during one interval (one second) of a run, as sent from an agent (or the in-process
+/// engine) to the controller. Mergeable: two snapshots of the same second add up exactly.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// Interval index: second `n` covers `[n, n+1)` seconds after the run's start.
+    pub second: u32,
+    /// Virtual users active at the end of the interval.
+    pub users: u32,
+    /// Scenario iterations completed in the interval.
+    pub iterations: u64,
+    /// Non-empty rows only, sorted by id.
+    pub steps: Vec<(StepId, StepStats)>,
+}
+
+impl Snapshot {
+    pub fn new(second: u32) -> Self {
+        Snapshot {
+            second,
+            ..Default::default()
+        }
+    }
+
+    /// The stats of row `id`, inserted (empty) when absent.
+    pub fn step_mut(&mut self, id: StepId) -> &mut StepStats {
+        let i = match self.steps.binary_search_by_key(&id, |(k, _)| *k) {
+            Ok(i) => i,
+            Err(i) => {
+                self.steps.insert(i, (id, StepStats::default()));
+                i
+            }
+        };
+        &mut self.steps[i].1
+    }
+
+    /// Adds another snapshot of the same interval (e.g. from another agent).
+    pub fn merge(&mut self, other: &Snapshot) {
+        self.users += other.users;
+        self.iterations += other.iterations;
+        for (id, stats) in &other.steps {
+            self.step_mut(*id).merge(stats);
+        }
+    }
+
+    /// Total attempts across rows.
+    pub fn requests(&self) -> u64 {
+        self.steps.iter().map(|(_, s)| s.requests).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CheckFailure;
+
+    fn response(latency_us: u64) -> Outcome<'static> {
+        Outcome::Response {
+            status: 200,
+            latency_us,
+            bytes_in: 100,
+            bytes_out: 10,
+            failed_check: None,
+        }
+    }
+
+    #[test]
+    fn merged_snapshots_equal_one_recorder_that_saw_everything() {
+        let mut all = IntervalRecorder::new();
+        let mut parts = [
+            IntervalRecorder::new(),
+            IntervalRecorder::new(),
+            IntervalRecorder::new(),
+        ];
+        for i in 0..3000u64 {
+            let latency = (i * 7919) % 250_000 + 1;
+            let step = (i % 4) as StepId;
+            all.record(step, &response(latency));
+            parts[(i % 3) as usize].record(step, &response(latency));
+        }
+        let mut expected = Snapshot::new(0);
+        all.drain_into(&mut expected);
+        let mut merged = Snapshot::new(0);
+        for p in &mut parts {
+            let mut s = Snapshot::new(0);
+            p.drain_into(&mut s);
+            merged.merge(&s);
+        }
+        assert_eq!(merged.steps.len(), 4);
+        for ((ida, a), (idb, b)) in expected.steps.iter().zip(&merged.steps) {
+            assert_eq!(ida, idb);
+            assert_eq!(a.requests, b.requests);
+            assert_eq!(a.bytes_in, b.bytes_in);
+            for q in [0.5, 0.9, 0.99, 0.999, 1.0] {
+                assert_eq!(
+                    a.latency.value_at_quantile(q),
+                    b.latency.value_at_quantile(q)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn errors_and_failed_checks_are_counted_apart_with_samples() {
+        let mut r = IntervalRecorder::new();
+        let failure = CheckFailure {
+            check: "status in [200]".into(),
+            detail: "got 500".into(),
+        };
+        r.record(
+            0,
+            &Outcome::Response {
+                status: 500,
+                latency_us: 1000,
+                bytes_in: 5,
+                bytes_out: 5,
+                failed_check: Some(&failure),
+            },
+        );
+        r.record(
+            0,
+            &Outcome::Error {
+                kind: ErrorKind::ConnectRefused,
+                bytes_out: 0,
+                message: &"connection refused",
+            },
+        );
+        r.record(
+            0,
+            &Outcome::Error {
+                kind: ErrorKind::ConnectRefused,
+                bytes_out: 0,
+                message: &"second message is not kept",
+            },
+        );
+        let mut s = Snapshot::new(0);
+        r.drain_into(&mut s);
+        let stats = &s.steps[0].1;
+        assert_eq!(stats.requests, 3);
+        assert_eq!(stats.failures, 1);
+        assert_eq!(stats.error_count(), 2);
+        assert_eq!(stats.errors[ErrorKind::ConnectRefused.index()], 2);
+        assert_eq!(
+            stats.error_samples[ErrorKind::ConnectRefused.index()].as_deref(),
+            Some("connection refused")
+        );
+        assert_eq!(stats.checks[0].count, 1);
+        assert_eq!(stats.checks[0].sample, "got 500");
+        assert_eq!(stats.status, vec![(500, 1)]);
+        assert_eq!(stats.latency.len(), 1, "errors carry no latency");
+    }
+
+    #[test]
+    fn drain_resets_the_recorder() {
+        let mut r = IntervalRecorder::new();
+        r.record(2, &response(10));
+        r.record_iteration();
+        let mut s = Snapshot::new(0);
+        r.drain_into(&mut s);
+        assert_eq!(s.iterations, 1);
+        let mut s2 = Snapshot::new(1);
+        r.drain_into(&mut s2);
+        assert!(s2.steps.is_empty());
+        assert_eq!(s2.iterations, 0);
+    }
+}

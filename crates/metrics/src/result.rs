@@ -1,0 +1,182 @@
+//! The JSON result of a run (`--out result.json`): the contract every report is built from.
+//!
+//! The JSON Schema in `schemas/result.schema.json` is generated from these types
+//! (`stampede schema --result`) and checked for drift by a test. Field names carry their unit
+//! (`duration_s`, `latency_ms`).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Version of this result format. Bumped on any incompatible change.
+pub const RESULT_SCHEMA_VERSION: u32 = 1;
+
+/// A whole run's result.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RunResult {
+    /// Version of the result format (currently 1).
+    pub schema_version: u32,
+    pub run: RunMeta,
+    pub summary: Summary,
+    /// One row per (scenario, request name, method), in scenario-file order.
+    pub requests: Vec<RequestRow>,
+    /// Transport errors (no HTTP response) by kind, most frequent first.
+    pub errors: Vec<ErrorRow>,
+    /// Failed `expect` checks by (scenario, request, check), most frequent first.
+    pub checks: Vec<CheckRow>,
+    /// One point per second of the run.
+    pub timeline: Vec<TimelinePoint>,
+}
+
+/// What ran, where, and how it ended.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RunMeta {
+    /// Stampede version that produced this result.
+    pub tool_version: String,
+    /// Path of the scenario file, as given on the command line.
+    pub scenario_file: String,
+    /// Base URL of the target.
+    pub target: String,
+    /// Wall-clock start, RFC 3339 (UTC).
+    pub started_at: String,
+    /// Planned duration from the load profile, in seconds.
+    pub planned_duration_s: f64,
+    /// Human-readable description of the load profile.
+    pub load: String,
+    /// How the run ended.
+    pub status: RunStatus,
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Ran for its planned duration.
+    Completed,
+    /// Stopped early by the user (Ctrl-C or a stop request).
+    Interrupted,
+}
+
+/// Latency figures in milliseconds (microsecond resolution, 3 significant digits).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyMs {
+    pub min: f64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+/// Whole-run totals.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    /// Request attempts (responses + transport errors).
+    pub requests: u64,
+    /// Responses that passed every check.
+    pub successes: u64,
+    /// Responses that failed an `expect` check (or, without `expect`, had a status >= 400).
+    pub failures: u64,
+    /// Attempts that got no response (see `errors`).
+    pub errors: u64,
+    /// Requests per second over the measured duration.
+    pub rps: f64,
+    /// Measured duration of the run in seconds.
+    pub duration_s: f64,
+    /// Completed scenario iterations.
+    pub iterations: u64,
+    pub bytes_received: u64,
+    pub bytes_sent: u64,
+    /// Highest number of concurrently active virtual users.
+    pub max_users: u32,
+    /// Latency over all responses.
+    pub latency_ms: LatencyMs,
+    /// The request row with the highest mean latency, as `scenario / name`.
+    pub slowest_request: Option<String>,
+}
+
+/// Stats for one request row.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RequestRow {
+    pub scenario: String,
+    pub name: String,
+    pub method: String,
+    pub requests: u64,
+    pub successes: u64,
+    pub failures: u64,
+    pub errors: u64,
+    pub rps: f64,
+    pub bytes_received: u64,
+    pub bytes_sent: u64,
+    pub latency_ms: LatencyMs,
+    /// Responses by HTTP status code.
+    pub status_codes: BTreeMap<String, u64>,
+    /// Transport errors by kind.
+    pub errors_by_kind: BTreeMap<String, u64>,
+}
+
+/// Transport errors of one kind.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorRow {
+    /// `connect_refused`, `connect_timeout`, `dns`, `tls`, `timeout`, `reset`, `bad_response` or `io`.
+    pub kind: String,
+    pub count: u64,
+    /// One message of this kind, as received.
+    pub sample: String,
+    /// The request row (`scenario / name`) the sample came from.
+    pub sample_request: String,
+}
+
+/// Failures of one check on one request row.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRow {
+    pub scenario: String,
+    pub request: String,
+    /// The check, e.g. `status in [200, 201]`.
+    pub check: String,
+    pub count: u64,
+    /// What was received the first time it failed.
+    pub sample: String,
+}
+
+/// Percentiles of one second, in milliseconds.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineLatency {
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+}
+
+/// One second of the run.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TimelinePoint {
+    /// Seconds since the start: this point covers `[second, second + 1)`.
+    pub second: u32,
+    pub requests: u64,
+    pub failures: u64,
+    pub errors: u64,
+    /// Active virtual users at the end of the second.
+    pub users: u32,
+    pub latency_ms: TimelineLatency,
+}
+
+impl RunResult {
+    /// The JSON Schema of this format, pretty-printed.
+    pub fn json_schema() -> String {
+        let schema = schemars::schema_for!(RunResult);
+        let mut s = serde_json::to_string_pretty(&schema).expect("schema serializes");
+        s.push('\n');
+        s
+    }
+}
