@@ -1,6 +1,122 @@
 //! Scenario files for Stampede: parse YAML (keeping line and column of every node), validate it
 //! purely while collecting *every* error, and normalise it into a [`Plan`] the engine executes.
+//!
+//! ```
+//! let source = "target: http://localhost:8080\nload: { users: 5, duration: 10s }\n\
+//!               scenarios:\n  - name: home\n    steps:\n      - get: /\n";
+//! let loaded = stampede_scenario::load_str(source, "home.yaml", &Default::default()).unwrap();
+//! assert_eq!(loaded.plan.load.max_users(), 5);
+//! ```
 
+mod body;
+mod decoder;
+mod diagnostic;
+mod document;
+mod http;
+mod load;
 pub mod plan;
+mod profile;
+mod render;
+mod rows;
+mod scenario;
+mod step;
+mod suggest;
+mod target;
+mod units;
+mod yaml;
 
+use std::path::Path;
+use std::time::Duration;
+
+pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use plan::*;
+pub use units::{parse_duration, parse_rate};
+
+/// Command-line values that replace parts of the file.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Overrides {
+    /// `--users`: makes the load flat with this many users.
+    pub users: Option<u32>,
+    /// `--spawn-rate`, in users per second: makes the load flat with this ramp-up.
+    pub spawn_rate: Option<f64>,
+    /// `--duration`: the flat duration, or where stages are cut (or the last level held until).
+    pub duration: Option<Duration>,
+    /// `--target`: replaces the file's `target`.
+    pub target: Option<String>,
+}
+
+/// A valid plan, and the warnings found on the way.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Loaded {
+    pub plan: Plan,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Reads and loads a scenario file. An unreadable file gives one error without a line.
+pub fn load_file(path: &Path, overrides: &Overrides) -> Result<Loaded, Diagnostics> {
+    let file = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(source) => load_str(&source, &file, overrides),
+        Err(e) => Err(Diagnostics {
+            file,
+            source: String::new(),
+            items: vec![Diagnostic {
+                severity: Severity::Error,
+                line: None,
+                column: None,
+                path: String::new(),
+                message: format!("cannot read the file: {e}"),
+                hint: None,
+            }],
+        }),
+    }
+}
+
+/// Loads a scenario from text; `file_name` is only used in diagnostics.
+///
+/// On failure, every error found is returned (with the warnings), sorted by position.
+pub fn load_str(
+    source: &str,
+    file_name: &str,
+    overrides: &Overrides,
+) -> Result<Loaded, Diagnostics> {
+    let mut ctx = decoder::Ctx::default();
+    let plan = match yaml::parse(source) {
+        Ok(Some(root)) => document::decode(&mut ctx, &root, overrides),
+        Ok(None) => {
+            let hint = "start with `target:`, `load:` and `scenarios:`".to_owned();
+            ctx.error(None, "", "the file is empty".into(), Some(hint));
+            None
+        }
+        Err(e) => {
+            // Only the first syntax error is known; nothing else can be checked.
+            let item = Diagnostic {
+                severity: Severity::Error,
+                line: Some(e.line),
+                column: Some(e.col),
+                path: String::new(),
+                message: e.message,
+                hint: e.hint,
+            };
+            return Err(diagnostics(file_name, source, vec![item]));
+        }
+    };
+    let mut items = ctx.into_items();
+    // By position; problems without one (command-line overrides) last.
+    items.sort_by_key(|d| (d.line.is_none(), d.line, d.column));
+    match plan {
+        Some(plan) if !items.iter().any(|d| d.severity == Severity::Error) => Ok(Loaded {
+            plan,
+            warnings: items,
+        }),
+        _ => Err(diagnostics(file_name, source, items)),
+    }
+}
+
+fn diagnostics(file: &str, source: &str, items: Vec<Diagnostic>) -> Diagnostics {
+    Diagnostics {
+        file: file.to_owned(),
+        source: source.to_owned(),
+        items,
+    }
+}
