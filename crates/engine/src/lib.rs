@@ -3,11 +3,50 @@
 //!
 //! The engine knows nothing about where its events go: locally they cross an in-process channel to
 //! the controller logic in the CLI; in distributed mode an agent forwards them over gRPC.
+//!
+//! # How a run works
+//!
+//! [`run`] prebuilds every request of the plan, then a closed-model scheduler (`scheduler`)
+//! starts and stops virtual users (`vu`) at the instants `Load::users_at` changes, keeping the
+//! per-scenario counts exactly at `split_by_weight(users, weights)`. Each virtual user owns an
+//! HTTP/1.1 client (`client`) with one keep-alive connection per origin and, optionally, a cookie
+//! jar (`cookies`). Outcomes are recorded into a fixed set of sharded recorders (`record`) that a
+//! rotation task drains into one [`Snapshot`] per second.
+//!
+//! # What is measured
+//!
+//! * **Latency** runs from just before the step's first request is handed to the connection
+//!   (after the connection was taken from the pool or opened: the first hop's connect time is not
+//!   included) to the end of the last response body. With redirects followed, a step is recorded
+//!   **once**: latency and status are those of the whole chain (final status), and bytes are
+//!   summed over every hop. A retry on a fresh connection after a stale keep-alive connection
+//!   failed is part of the same step and is not recorded as an error.
+//! * **`bytes_in`** = response body bytes as delivered (after chunked decoding, so chunk framing is
+//!   not counted) + the response head size *reconstructed* from the parsed head
+//!   (`HTTP/1.1 <code> <reason>\r\n`, `name: value\r\n` per header, final `\r\n`), which is exact
+//!   for a canonically formatted response.
+//! * **`bytes_out`** = the request head reconstructed the same way (including the `Cookie` header
+//!   and the `Content-Length` the engine sets) + body bytes, once per hop.
+//! * The **request timeout** (step override, else `HttpOptions::request_timeout`) is one deadline
+//!   for the whole step, redirects and reconnects included; each connection attempt is further
+//!   bounded by `HttpOptions::connect_timeout` (an expiry there is `ConnectTimeout`, not `Timeout`).
+//! * An **iteration** counts when the last request of the scenario's steps completes (before its
+//!   think time); `on_start` steps are not an iteration.
+
+mod client;
+mod cookies;
+mod prepare;
+mod record;
+mod scheduler;
+mod vu;
 
 use stampede_metrics::Snapshot;
 use stampede_scenario::Plan;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
 use std::time::Instant;
+use tokio::sync::mpsc::Sender;
+use tokio_util::sync::CancellationToken;
 
 /// What the engine is asked to run.
 #[derive(Clone, Debug)]
@@ -38,4 +77,83 @@ pub enum EngineEvent {
     Warning(String),
     /// No more events follow.
     Finished { reason: EndReason },
+}
+
+/// A setup failure: the run could not start. Request failures are never errors; they are data in
+/// the snapshots.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("invalid target {target}: {reason}")]
+    InvalidTarget { target: String, reason: String },
+    #[error("invalid URL {url:?} (request row {row}): {reason}")]
+    InvalidUrl {
+        row: u32,
+        url: String,
+        reason: String,
+    },
+    #[error("invalid header {name:?} (request row {row}): {reason}")]
+    InvalidHeader {
+        row: u32,
+        name: String,
+        reason: String,
+    },
+    #[error("TLS configuration: {0}")]
+    Tls(String),
+}
+
+/// Runs `assignment` until its load profile ends or `cancel` fires, streaming [`EngineEvent`]s.
+///
+/// Events, in order: `Started { at }`; one `Snapshot` per second (second `n` covers `[n, n+1)` s
+/// after `at`, with `users` = virtual users active at the end of the interval) for every whole
+/// second that ends before the profile does; one final snapshot (possibly partial, possibly empty)
+/// drained after every virtual user has stopped, so every recorded outcome is in exactly one
+/// snapshot; then `Finished { reason }`. The final snapshot's `users` is the count active just
+/// before the stop.
+///
+/// At the planned end of the profile, virtual users start no new request and those in flight
+/// complete and are recorded (bounded by the request timeout, at most 30 s), so the target's count
+/// equals the reported one. On cancel, virtual users are stopped at once: requests in flight are
+/// dropped and not recorded. The call returns within a few milliseconds of that, plus the
+/// time the event receiver takes to accept the last events: `events` must be drained
+/// concurrently (the engine awaits channel capacity; if the receiver is dropped, events are
+/// discarded and the run continues).
+pub async fn run(
+    assignment: Assignment,
+    events: Sender<EngineEvent>,
+    cancel: CancellationToken,
+) -> Result<EndReason, EngineError> {
+    let plan = assignment.plan;
+    let prepared = prepare::PreparedPlan::new(&plan)?;
+    let tls = client::tls_connector()?;
+    let client = client::Shared::new(&plan.http, &prepared.origins, tls);
+    let shards = Arc::new(record::Shards::new(record::default_shard_count()));
+    let ctx = Arc::new(vu::VuContext {
+        prepared,
+        client: Arc::new(client),
+        shards: shards.clone(),
+        seed: assignment.seed,
+        jitter_start: plan.load.jitter_start,
+    });
+
+    let at = Instant::now();
+    let start = tokio::time::Instant::from_std(at);
+    let _ = events.send(EngineEvent::Started { at }).await;
+    let users = Arc::new(AtomicU32::new(0));
+    let rotation = record::Rotation::spawn(
+        shards.clone(),
+        start,
+        plan.load.duration(),
+        users.clone(),
+        events.clone(),
+    );
+    let reason = scheduler::run(ctx, &plan, start, &users, &cancel).await;
+
+    // Every virtual user has stopped: nothing records any more.
+    let second = rotation.finish().await;
+    let mut last = Snapshot::new(second);
+    shards.drain_into(&mut last);
+    last.users = users.load(std::sync::atomic::Ordering::Relaxed);
+    let _ = events.send(EngineEvent::Snapshot(last)).await;
+    let _ = events.send(EngineEvent::Finished { reason }).await;
+    Ok(reason)
 }

@@ -209,8 +209,8 @@ impl Aggregator {
             }
             requests.push(request_row(key, stats, duration));
         }
-        errors.sort_by(|a, b| b.count.cmp(&a.count));
-        checks.sort_by(|a, b| b.count.cmp(&a.count));
+        errors.sort_by_key(|e| std::cmp::Reverse(e.count));
+        checks.sort_by_key(|c| std::cmp::Reverse(c.count));
         let slowest_request = self
             .keys
             .iter()

@@ -68,7 +68,10 @@ fn an_aggregated_result_validates_against_the_schema() {
     let schema: serde_json::Value = serde_json::from_str(&RunResult::json_schema()).unwrap();
     let instance = serde_json::to_value(&result).unwrap();
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    let errors: Vec<String> = validator.iter_errors(&instance).map(|e| e.to_string()).collect();
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| e.to_string())
+        .collect();
     assert!(errors.is_empty(), "{errors:#?}");
     assert_eq!(instance["errors"][0]["kind"], "timeout");
     // And a broken instance is rejected, so the check above can fail.

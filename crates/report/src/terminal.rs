@@ -38,8 +38,16 @@ pub fn terminal_summary(result: &RunResult) -> String {
         format_count(s.iterations)
     );
     let _ = writeln!(out, "  Success:   {}", format_count(s.successes));
-    let _ = writeln!(out, "  Failures:  {}  (failed checks)", format_count(s.failures));
-    let _ = writeln!(out, "  Errors:    {}  (no response)", format_count(s.errors));
+    let _ = writeln!(
+        out,
+        "  Failures:  {}  (failed checks)",
+        format_count(s.failures)
+    );
+    let _ = writeln!(
+        out,
+        "  Errors:    {}  (no response)",
+        format_count(s.errors)
+    );
     let _ = writeln!(
         out,
         "Data:        {} received, {} sent",
@@ -80,7 +88,11 @@ fn fit(s: &str, width: usize) -> String {
 }
 
 /// Calls `row` for each request row, printing a scenario heading line whenever the scenario changes.
-fn by_scenario(out: &mut String, rows: &[RequestRow], mut row: impl FnMut(&mut String, &RequestRow)) {
+fn by_scenario(
+    out: &mut String,
+    rows: &[RequestRow],
+    mut row: impl FnMut(&mut String, &RequestRow),
+) {
     let mut current: Option<&str> = None;
     for r in rows {
         if current != Some(r.scenario.as_str()) {
@@ -235,7 +247,13 @@ mod tests {
             },
             requests: vec![
                 row("buyer", "/login", "POST", 20, 3.0),
-                row("buyer", "a very long request name that will not fit", "POST", 500, 40.0),
+                row(
+                    "buyer",
+                    "a very long request name that will not fit",
+                    "POST",
+                    500,
+                    40.0,
+                ),
                 row("browser", "/search?q=shoes", "GET", 6000, 30.0),
             ],
             errors: vec![ErrorRow {
@@ -262,8 +280,15 @@ mod tests {
             assert!(line.chars().count() <= 80, "too wide: {line:?}");
         }
         for needle in [
-            "12,345", "411.5/s", "Failures:  100", "Errors:    45", "p99.9", "1.2 MB",
-            "status in [200, 201] ×100 (e.g. got 500)", "connect_refused ×45", "Slowest:",
+            "12,345",
+            "411.5/s",
+            "Failures:  100",
+            "Errors:    45",
+            "p99.9",
+            "1.2 MB",
+            "status in [200, 201] ×100 (e.g. got 500)",
+            "connect_refused ×45",
+            "Slowest:",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }

@@ -1,0 +1,340 @@
+#!/usr/bin/env bash
+# Throughput benchmark: stampede vs wrk and oha against a local nginx.
+#
+# Each generator runs pinned to CPU 0 (taskset -c 0) with 50 keep-alive
+# connections against an nginx worker pinned to CPU 1 that returns a fixed
+# 100-byte body from 127.0.0.1. For each we record total requests, requests/s
+# and the generator's own CPU time (user + sys, from /usr/bin/time), then CPU
+# seconds per 100k requests and the ratios to wrk. See docs/benchmarks.md.
+#
+# Usage (from the repository root):  bash bench/throughput.sh
+#
+# Environment:
+#   BENCH_DURATION     run length per tool, whole seconds like 10s   (default 10s)
+#   BENCH_CONNECTIONS  connections / users per tool                  (default 50)
+#   BENCH_TOOLS        which generators, in order                    (default "wrk oha stampede")
+#   BENCH_PORT         nginx port on 127.0.0.1                       (default: first free from 18080)
+#   BENCH_SKIP_INSTALL=1  do not apt-get / cargo install anything
+#   BENCH_SKIP_BUILD=1    do not build stampede (use an existing binary)
+#
+# Only 127.0.0.1 is ever loaded; every run is bounded by BENCH_DURATION.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+DURATION="${BENCH_DURATION:-10s}"
+CONNECTIONS="${BENCH_CONNECTIONS:-50}"
+TOOLS="${BENCH_TOOLS:-wrk oha stampede}"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+STAMPEDE="$TARGET_DIR/release/stampede"
+export PATH="$PATH:/usr/sbin:/sbin:${CARGO_HOME:-$HOME/.cargo}/bin"
+
+if [[ ! "$DURATION" =~ ^[1-9][0-9]*s$ ]] || ((${DURATION%s} > 600)); then
+    echo "BENCH_DURATION must be whole seconds between 1s and 600s, e.g. 10s (got '$DURATION')" >&2
+    exit 2
+fi
+if [[ ! "$CONNECTIONS" =~ ^[1-9][0-9]*$ ]] || ((CONNECTIONS > 1000)); then
+    echo "BENCH_CONNECTIONS must be 1..1000 (got '$CONNECTIONS')" >&2
+    exit 2
+fi
+if (($(nproc) < 2)); then
+    echo "need at least 2 CPUs (generator on CPU 0, nginx on CPU 1)" >&2
+    exit 2
+fi
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# ---------------------------------------------------------------------------
+# 1. Tools
+# ---------------------------------------------------------------------------
+install_tools() {
+    local missing=()
+    command -v nginx >/dev/null || missing+=(nginx)
+    command -v wrk >/dev/null || missing+=(wrk)
+    command -v jq >/dev/null || missing+=(jq)
+    command -v curl >/dev/null || missing+=(curl)
+    command -v taskset >/dev/null || missing+=(util-linux)
+    [[ -x /usr/bin/time ]] || missing+=(time)
+    if ((${#missing[@]})); then
+        if [[ "${BENCH_SKIP_INSTALL:-0}" == 1 ]]; then
+            echo "missing: ${missing[*]} (and BENCH_SKIP_INSTALL=1)" >&2
+            exit 1
+        fi
+        local sudo=()
+        if ((EUID != 0)); then sudo=(sudo); fi
+        log "installing ${missing[*]} with apt-get"
+        "${sudo[@]}" apt-get update -qq
+        local pkg candidate
+        for pkg in "${missing[@]}"; do
+            candidate="$(apt-cache policy "$pkg" | awk '/Candidate:/ {print $2}')"
+            if [[ -z "$candidate" || "$candidate" == "(none)" ]]; then
+                echo "apt has no package '$pkg'" >&2
+                exit 1
+            fi
+        done
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >&2
+    fi
+    if ! command -v oha >/dev/null && [[ " $TOOLS " == *" oha "* ]]; then
+        if [[ "${BENCH_SKIP_INSTALL:-0}" == 1 ]]; then
+            log "oha is not installed (BENCH_SKIP_INSTALL=1): it will be skipped"
+        else
+            log "installing oha from crates.io (cargo install --locked, niced; takes minutes)"
+            nice -n 19 cargo install oha --locked -j 1 >&2
+        fi
+    fi
+}
+
+# ---------------------------------------------------------------------------
+# 2. stampede
+# ---------------------------------------------------------------------------
+STAMPEDE_OK=0
+build_stampede() {
+    [[ " $TOOLS " == *" stampede "* ]] || return 0
+    if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
+        log "building stampede (release)"
+        if ! cargo build --release -p stampede-cli >&2; then
+            log "SKIP stampede: 'cargo build --release -p stampede-cli' failed"
+            return 0
+        fi
+    fi
+    if "$STAMPEDE" --version >/dev/null 2>&1; then
+        STAMPEDE_OK=1
+    else
+        log "SKIP stampede: $STAMPEDE --version does not run (the CLI is not built yet?)"
+    fi
+}
+
+# ---------------------------------------------------------------------------
+# 3. nginx on 127.0.0.1, one worker pinned to CPU 1
+# ---------------------------------------------------------------------------
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/stampede-bench.XXXXXX")"
+NGINX_PID=""
+cleanup() {
+    local rc=$?
+    if [[ -n "$NGINX_PID" ]] && kill -0 "$NGINX_PID" 2>/dev/null; then
+        kill -QUIT "$NGINX_PID" 2>/dev/null || true
+        for _ in $(seq 50); do
+            kill -0 "$NGINX_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$NGINX_PID" 2>/dev/null || true
+        wait "$NGINX_PID" 2>/dev/null || true
+        log "nginx stopped"
+    fi
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pick_port() {
+    if [[ -n "${BENCH_PORT:-}" ]]; then
+        echo "$BENCH_PORT"
+        return
+    fi
+    local p
+    for p in $(seq 18080 18130); do
+        if ! port_in_use "$p"; then
+            echo "$p"
+            return
+        fi
+    done
+    echo "no free port in 18080-18130" >&2
+    exit 1
+}
+
+# The fixed 100-byte response body.
+BODY="$(printf 'stampede-benchmark-%.0s' 1 2 3 4 5)"  # 5 x 19 = 95 bytes
+BODY="${BODY}done!"                                    # 100 bytes
+
+start_nginx() {
+    PORT="$(pick_port)"
+    mkdir -p "$WORK/nginx/tmp"
+    cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes 1;
+worker_cpu_affinity 10;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events {
+    worker_connections 4096;
+}
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx/tmp/body;
+    proxy_temp_path $WORK/nginx/tmp/proxy;
+    fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
+    uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
+    scgi_temp_path $WORK/nginx/tmp/scgi;
+    keepalive_timeout 120s;
+    keepalive_requests 100000000;
+    server {
+        listen 127.0.0.1:$PORT;
+        location / {
+            default_type text/plain;
+            return 200 "$BODY";
+        }
+    }
+}
+EOF
+    taskset -c 1 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
+    NGINX_PID=$!
+    for _ in $(seq 100); do
+        if port_in_use "$PORT"; then break; fi
+        if ! kill -0 "$NGINX_PID" 2>/dev/null; then
+            cat "$WORK/nginx/error.log" >&2 || true
+            echo "nginx did not start" >&2
+            exit 1
+        fi
+        sleep 0.05
+    done
+    URL="http://127.0.0.1:$PORT/"
+    # Check the body is exactly 100 bytes.
+    local len
+    len="$(curl -s --max-time 5 "$URL" | wc -c || true)"
+    if [[ "$len" != 100 ]]; then
+        echo "nginx answered $len bytes, expected 100" >&2
+        exit 1
+    fi
+    WORKER_PID="$(pgrep -P "$NGINX_PID" | head -1)"
+    log "nginx on $URL (master $NGINX_PID, worker $WORKER_PID, CPU 1)"
+}
+
+# CPU ticks (utime + stime) of a process so far.
+proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+CLK_TCK="$(getconf CLK_TCK)"
+
+# ---------------------------------------------------------------------------
+# 4. Generators
+# ---------------------------------------------------------------------------
+ROWS=()      # "tool|version|requests|rps|user|sys|nginx_cpu|errors"
+WRK_CPU100K=""
+WRK_RPS=""
+
+# Runs "$@" pinned to CPU 0 under /usr/bin/time; sets USER_S SYS_S NGINX_CPU.
+measure() {
+    local name="$1"
+    shift
+    local before after
+    before="$(proc_ticks "$WORKER_PID")"
+    if ! /usr/bin/time -f '%U %S' -o "$WORK/$name.time" taskset -c 0 "$@" \
+        >"$WORK/$name.out" 2>"$WORK/$name.err"; then
+        log "$name failed:"
+        tail -20 "$WORK/$name.err" >&2
+        return 1
+    fi
+    after="$(proc_ticks "$WORKER_PID")"
+    read -r USER_S SYS_S <"$WORK/$name.time"
+    # nginx worker CPU as a share of one core over the run.
+    NGINX_CPU="$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v d="${DURATION%s}" \
+        'BEGIN {printf "%.0f%%", 100 * t / hz / d}')"
+}
+
+run_wrk() {
+    measure wrk wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$URL" || return 1
+    local out="$WORK/wrk.out" requests rps non2xx socket
+    requests="$(awk '/requests in/ {print $1; exit}' "$out")"
+    rps="$(awk '/^Requests\/sec:/ {print $2; exit}' "$out")"
+    non2xx="$(awk '/Non-2xx or 3xx responses:/ {print $NF; exit}' "$out")"
+    socket="$(sed -n 's/.*Socket errors: //p' "$out")"
+    local errors="${non2xx:-0} non-2xx${socket:+; socket: $socket}"
+    ROWS+=("wrk|$(wrk -v 2>&1 | head -1 | awk '{print $2}' || true)|$requests|$rps|$USER_S|$SYS_S|$NGINX_CPU|$errors")
+}
+
+run_oha() {
+    if ! command -v oha >/dev/null; then
+        log "SKIP oha: not installed"
+        return 0
+    fi
+    measure oha oha -z "$DURATION" -c "$CONNECTIONS" --no-tui --output-format json "$URL" || return 1
+    local out="$WORK/oha.out" ok rps errors
+    # Responses received (any status); requests cut off by the deadline are errors.
+    ok="$(jq '[.statusCodeDistribution[]] | add // 0' "$out")"
+    rps="$(jq --argjson n "$ok" '$n / .summary.total | . * 100 | round / 100' "$out")"
+    errors="$(jq -r '[.statusCodeDistribution | to_entries[] | select(.key != "200") | .value] | add // 0 | tostring + " non-200"' "$out")"
+    errors="$errors; $(jq -r '[.errorDistribution | to_entries[] | "\(.value) \(.key)"] | join(", ") | if . == "" then "no errors" else . end' "$out")"
+    ROWS+=("oha|$(oha --version | awk '{print $2}')|$ok|$rps|$USER_S|$SYS_S|$NGINX_CPU|$errors")
+}
+
+run_stampede() {
+    if ((STAMPEDE_OK == 0)); then
+        ROWS+=("stampede|pending|-|-|-|-|-|skipped: binary not available")
+        return 0
+    fi
+    if ! measure stampede "$STAMPEDE" run bench/get.yaml --target "${URL%/}" \
+        --users "$CONNECTIONS" --duration "$DURATION" --quiet --out "$WORK/stampede.json"; then
+        ROWS+=("stampede|$("$STAMPEDE" --version | awk '{print $2}')|-|-|-|-|-|skipped: run failed")
+        return 0
+    fi
+    local requests rps errors
+    requests="$(jq '.summary.requests' "$WORK/stampede.json")"
+    rps="$(jq '.summary.rps * 100 | round / 100' "$WORK/stampede.json")"
+    errors="$(jq -r '"\(.summary.failures) failed checks; \(.summary.errors) transport errors"' "$WORK/stampede.json")"
+    ROWS+=("stampede|$("$STAMPEDE" --version | awk '{print $2}')|$requests|$rps|$USER_S|$SYS_S|$NGINX_CPU|$errors")
+}
+
+# ---------------------------------------------------------------------------
+# 5. Report
+# ---------------------------------------------------------------------------
+report() {
+    local date cpu
+    date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    cpu="$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+    {
+        echo "# Throughput benchmark, $date"
+        echo
+        echo "- machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), Linux $(uname -r)"
+        echo "- load average at start: $LOADAVG"
+        echo "- target: nginx $(nginx -v 2>&1 | sed 's|.*/||'), 1 worker on CPU 1, 100-byte body, keep-alive, $URL"
+        echo "- generators on CPU 0, $CONNECTIONS connections, $DURATION each"
+        echo
+        echo "| tool | version | requests | req/s | req/s vs wrk | CPU user s | CPU sys s | CPU-s / 100k req | CPU / 100k vs wrk | nginx CPU | errors |"
+        echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+        local row tool version requests rps user sys ncpu errors cpu100k
+        for row in "${ROWS[@]}"; do
+            IFS='|' read -r tool version requests rps user sys ncpu errors <<<"$row"
+            if [[ "$requests" =~ ^[0-9]+$ ]] && ((requests > 0)); then
+                cpu100k="$(awk -v u="$user" -v s="$sys" -v n="$requests" 'BEGIN {printf "%.3f", (u + s) * 100000 / n}')"
+                if [[ "$tool" == wrk ]]; then
+                    WRK_CPU100K="$cpu100k"
+                    WRK_RPS="$rps"
+                fi
+                local r_cpu="-" r_rps="-"
+                if [[ -n "$WRK_CPU100K" ]]; then
+                    r_cpu="$(awk -v a="$cpu100k" -v b="$WRK_CPU100K" 'BEGIN {printf "%.2fx", a / b}')"
+                    r_rps="$(awk -v a="$rps" -v b="$WRK_RPS" 'BEGIN {printf "%.2fx", a / b}')"
+                fi
+                echo "| $tool | $version | $requests | $rps | $r_rps | $user | $sys | $cpu100k | $r_cpu | $ncpu | $errors |"
+            else
+                echo "| $tool | $version | - | - | - | - | - | - | - | - | $errors |"
+            fi
+        done
+        echo
+        echo "CPU-s = user + sys seconds of the generator process (all its threads), from /usr/bin/time."
+        echo "nginx CPU = the worker's CPU time over the run as a share of one core; near 100 % means"
+        echo "the server, not the generator, limited req/s."
+    } >"$WORK/report.md"
+    mkdir -p bench/out
+    local file
+    file="bench/out/throughput-$(date -u +%Y%m%d-%H%M%S).md"
+    cp "$WORK/report.md" "$file"
+    cat "$WORK/report.md"
+    log "written to $file"
+}
+
+LOADAVG="$(cut -d' ' -f1-3 /proc/loadavg)"
+install_tools
+build_stampede
+start_nginx
+for tool in $TOOLS; do
+    case "$tool" in
+        wrk) log "wrk for $DURATION"; run_wrk || ROWS+=("wrk|-|-|-|-|-|-|run failed") ;;
+        oha) log "oha for $DURATION"; run_oha || ROWS+=("oha|-|-|-|-|-|-|run failed") ;;
+        stampede) log "stampede for $DURATION"; run_stampede ;;
+        *) echo "unknown tool '$tool' in BENCH_TOOLS" >&2; exit 2 ;;
+    esac
+done
+report

@@ -1,0 +1,7 @@
+//! End-to-end tests of the `stampede` binary against real servers on 127.0.0.1.
+
+mod common;
+
+mod demo;
+mod run;
+mod validate;

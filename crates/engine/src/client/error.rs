@@ -1,0 +1,139 @@
+//! Request failures as data: an [`ErrorKind`] plus a short message that is only formatted when the
+//! recorder keeps it as the interval's sample (so an error storm does not allocate per error).
+
+use stampede_metrics::ErrorKind;
+use std::error::Error as _;
+use std::fmt;
+use std::io;
+
+/// Why a step produced no response.
+#[derive(Debug)]
+pub(crate) struct Fail {
+    pub kind: ErrorKind,
+    pub message: FailMsg,
+}
+
+/// The message of a [`Fail`], formatted lazily.
+#[derive(Debug)]
+pub(crate) enum FailMsg {
+    Text(&'static str),
+    /// An I/O error during a phase (`connect`, `dns`, `tls`).
+    Io(&'static str, io::Error),
+    Http(hyper::Error),
+}
+
+impl fmt::Display for FailMsg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FailMsg::Text(text) => f.write_str(text),
+            FailMsg::Io(phase, e) => write!(f, "{phase}: {e}"),
+            FailMsg::Http(e) => match e.source() {
+                Some(source) => write!(f, "{e}: {source}"),
+                None => write!(f, "{e}"),
+            },
+        }
+    }
+}
+
+impl Fail {
+    pub fn text(kind: ErrorKind, text: &'static str) -> Fail {
+        Fail {
+            kind,
+            message: FailMsg::Text(text),
+        }
+    }
+
+    /// A TCP connect failure.
+    pub fn connect(e: io::Error) -> Fail {
+        let kind = match e.kind() {
+            io::ErrorKind::TimedOut => ErrorKind::ConnectTimeout,
+            _ => io_kind(&e),
+        };
+        Fail {
+            kind,
+            message: FailMsg::Io("connect", e),
+        }
+    }
+
+    pub fn dns(e: io::Error) -> Fail {
+        Fail {
+            kind: ErrorKind::Dns,
+            message: FailMsg::Io("dns", e),
+        }
+    }
+
+    /// A TLS handshake failure (whatever the cause, it is reported as `Tls`).
+    pub fn tls(e: io::Error) -> Fail {
+        Fail {
+            kind: ErrorKind::Tls,
+            message: FailMsg::Io("tls", e),
+        }
+    }
+
+    /// A failure reported by hyper while sending or receiving.
+    pub fn http(e: hyper::Error) -> Fail {
+        Fail {
+            kind: http_kind(&e),
+            message: FailMsg::Http(e),
+        }
+    }
+}
+
+/// True when `e`, on a reused keep-alive connection, means the peer closed it before answering:
+/// the request can be sent again on a fresh connection.
+pub(crate) fn is_stale_connection(e: &hyper::Error) -> bool {
+    if e.is_canceled() || e.is_closed() || e.is_incomplete_message() {
+        return true;
+    }
+    io_source(e).is_some_and(|io| {
+        matches!(
+            io.kind(),
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe
+        )
+    })
+}
+
+fn http_kind(e: &hyper::Error) -> ErrorKind {
+    if e.is_parse() || e.is_parse_status() {
+        ErrorKind::BadResponse
+    } else if let Some(io) = io_source(e) {
+        io_kind(io)
+    } else if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
+        ErrorKind::Reset
+    } else if e.is_timeout() {
+        ErrorKind::Timeout
+    } else {
+        ErrorKind::Io
+    }
+}
+
+fn io_kind(e: &io::Error) -> ErrorKind {
+    use io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionRefused => ErrorKind::ConnectRefused,
+        K::ConnectionReset
+        | K::ConnectionAborted
+        | K::BrokenPipe
+        | K::UnexpectedEof
+        | K::NotConnected => ErrorKind::Reset,
+        K::TimedOut => ErrorKind::Timeout,
+        K::InvalidData if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
+            ErrorKind::Tls
+        }
+        K::InvalidData => ErrorKind::BadResponse,
+        _ => ErrorKind::Io,
+    }
+}
+
+fn io_source(e: &hyper::Error) -> Option<&io::Error> {
+    let mut source = e.source();
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<io::Error>() {
+            return Some(io);
+        }
+        source = s.source();
+    }
+    None
+}

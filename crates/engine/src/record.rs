@@ -1,0 +1,111 @@
+//! Sharded interval recorders and the once-per-second rotation into [`Snapshot`]s.
+//!
+//! Virtual user `id` always records into shard `id % n`, so with several shards per worker thread
+//! a shard's lock is practically uncontended; recording a success allocates nothing. The rotation
+//! task drains every shard at each whole second after the start.
+
+use crate::EngineEvent;
+use stampede_metrics::{IntervalRecorder, Snapshot};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use tokio::sync::mpsc::Sender;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Shards per available CPU.
+const SHARDS_PER_CPU: usize = 4;
+
+/// `SHARDS_PER_CPU` × the available parallelism.
+pub(crate) fn default_shard_count() -> usize {
+    SHARDS_PER_CPU * std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// A fixed set of recorders.
+#[derive(Debug)]
+pub(crate) struct Shards {
+    shards: Box<[Mutex<IntervalRecorder>]>,
+}
+
+impl Shards {
+    pub fn new(count: usize) -> Shards {
+        Shards {
+            shards: (0..count.max(1))
+                .map(|_| Mutex::new(IntervalRecorder::new()))
+                .collect(),
+        }
+    }
+
+    /// The shard of virtual user `vu`.
+    pub fn of(&self, vu: u64) -> &Mutex<IntervalRecorder> {
+        &self.shards[(vu % self.shards.len() as u64) as usize]
+    }
+
+    /// Moves everything recorded so far into `snapshot`.
+    pub fn drain_into(&self, snapshot: &mut Snapshot) {
+        for shard in self.shards.iter() {
+            lock(shard).drain_into(snapshot);
+        }
+    }
+}
+
+/// Locks a recorder, ignoring poisoning (a recorder is always in a consistent state).
+pub(crate) fn lock(shard: &Mutex<IntervalRecorder>) -> MutexGuard<'_, IntervalRecorder> {
+    shard.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The task that emits one snapshot per whole second.
+#[derive(Debug)]
+pub(crate) struct Rotation {
+    stop: CancellationToken,
+    task: JoinHandle<u32>,
+}
+
+impl Rotation {
+    /// Starts the task. It wakes at `start + n s` for every `n` with `n s < profile` (a boundary at
+    /// or after the end of the profile is left to the final snapshot), drains the shards into
+    /// `Snapshot::new(n - 1)`, stamps `users` and sends it.
+    pub fn spawn(
+        shards: Arc<Shards>,
+        start: Instant,
+        profile: Duration,
+        users: Arc<AtomicU32>,
+        events: Sender<EngineEvent>,
+    ) -> Rotation {
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut second = 0u32;
+            loop {
+                let boundary = Duration::from_secs(u64::from(second) + 1);
+                if boundary >= profile {
+                    token.cancelled().await;
+                    return second;
+                }
+                tokio::select! {
+                    biased;
+                    _ = token.cancelled() => return second,
+                    _ = tokio::time::sleep_until(start + boundary) => {}
+                }
+                let mut snapshot = Snapshot::new(second);
+                shards.drain_into(&mut snapshot);
+                snapshot.users = users.load(Ordering::Relaxed);
+                let _ = events.send(EngineEvent::Snapshot(snapshot)).await;
+                second += 1;
+            }
+        });
+        Rotation { stop, task }
+    }
+
+    /// Stops the task and returns the index of the first second it did not emit: the one the
+    /// final snapshot belongs to.
+    pub async fn finish(self) -> u32 {
+        self.stop.cancel();
+        match self.task.await {
+            Ok(second) => second,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => 0,
+        }
+    }
+}
