@@ -240,6 +240,7 @@ impl Aggregator {
             errors,
             checks,
             timeline: self.timeline,
+            thresholds: Vec::new(),
         }
     }
 }

@@ -27,6 +27,32 @@ pub struct RunResult {
     pub checks: Vec<CheckRow>,
     /// One point per second of the run.
     pub timeline: Vec<TimelinePoint>,
+    /// Pass/fail thresholds and their measured values, in the order they were declared.
+    #[serde(default)]
+    pub thresholds: Vec<ThresholdResult>,
+}
+
+/// One threshold as evaluated at the end of the run (or when it aborted the run).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdResult {
+    /// The threshold as written, e.g. `latency.p95 < 300ms` or `error_rate < 1% [request: checkout]`.
+    pub name: String,
+    /// The metric, e.g. `latency.p95`, `error_rate`, `rps`, `checks.pass_rate`.
+    pub metric: String,
+    /// `all`, `scenario: NAME` or `request: NAME`.
+    pub scope: String,
+    /// The bound, e.g. `< 300ms` or `>= 99.5%`.
+    pub condition: String,
+    /// The measured value in the metric's unit (ms for latency, percent for rates, per second for
+    /// rps); for a windowed threshold, the worst window. `None` when the metric had no data,
+    /// which fails the threshold.
+    pub value: Option<f64>,
+    pub passed: bool,
+    /// True when this threshold stopped the run early (`abort: true`).
+    pub aborted_run: bool,
+    /// Why it failed, in words (e.g. `no data: no request matched`).
+    pub message: Option<String>,
 }
 
 /// What ran, where, and how it ended.
@@ -57,6 +83,8 @@ pub enum RunStatus {
     Completed,
     /// Stopped early by the user (Ctrl-C or a stop request).
     Interrupted,
+    /// Stopped early because a threshold with `abort: true` had certainly failed.
+    Aborted,
 }
 
 /// Latency figures in milliseconds (microsecond resolution, 3 significant digits).

@@ -18,6 +18,7 @@ pub fn terminal_summary(result: &RunResult) -> String {
     let status = match run.status {
         RunStatus::Completed => "completed",
         RunStatus::Interrupted => "interrupted (stopped early)",
+        RunStatus::Aborted => "aborted by a threshold",
     };
     let _ = writeln!(out, "Stampede — {} → {}", run.scenario_file, run.target);
     let _ = writeln!(out, "Load:        {}", run.load);
@@ -270,6 +271,7 @@ mod tests {
                 sample: "got 500".into(),
             }],
             timeline: vec![],
+            thresholds: vec![],
         }
     }
 
