@@ -326,6 +326,9 @@ report() {
 }
 
 LOADAVG="$(cut -d' ' -f1-3 /proc/loadavg)"
+if awk -v l="${LOADAVG%% *}" 'BEGIN {exit !(l > 0.5)}'; then
+    log "warning: load average is $LOADAVG; other work on CPU 0/1 will skew the numbers"
+fi
 install_tools
 build_stampede
 start_nginx
