@@ -29,6 +29,10 @@ pub enum Command {
     Demo(DemoArgs),
     /// Print a JSON Schema.
     Schema(SchemaArgs),
+    /// Render a result file (from `run --out`) as HTML, JUnit XML, Markdown or CSV.
+    Report(crate::cmd::report::ReportArgs),
+    /// Compare two result files request by request (informational: exits 0 on regressions).
+    Compare(crate::cmd::compare::CompareArgs),
 }
 
 /// Load settings that override the scenario file.
@@ -43,6 +47,12 @@ pub struct LoadOverrides {
     /// Total run time, e.g. `30s`, `5m`, `1h30m`.
     #[arg(short, long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
+    /// Stop after this many iterations in total (shared by every user), or the duration.
+    #[arg(long, value_name = "N")]
+    pub iterations: Option<u64>,
+    /// Stop after this many requests in total, or the duration.
+    #[arg(long, value_name = "N")]
+    pub max_requests: Option<u64>,
 }
 
 /// Output settings shared by `run` and `demo`.
@@ -57,6 +67,12 @@ pub struct OutputArgs {
     /// Seed for random choices (think times, start offsets); random when omitted.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// A pass/fail threshold, added to the file's (repeatable): `latency.p95<300ms`,
+    /// `error_rate<=1%`, `rps>=200`, `latency.p99[request=checkout]<800ms`. A failed one exits 1.
+    #[arg(long = "threshold", value_name = "THRESHOLD")]
+    pub thresholds: Vec<String>,
+    #[command(flatten)]
+    pub reporting: crate::cmd::report::ReportOptions,
 }
 
 #[derive(Args, Debug)]

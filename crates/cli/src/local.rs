@@ -36,7 +36,8 @@ pub async fn run_local(setup: RunSetup) -> anyhow::Result<RunResult> {
         })
         .collect();
     let mut aggregator = Aggregator::new(keys);
-    let planned = plan.load.duration();
+    aggregator.set_thresholds(crate::thresholds::specs(&plan));
+    let planned = plan.duration();
     let mut progress = Progress::new(setup.progress, planned);
     let started_at = SystemTime::now();
 
@@ -62,6 +63,9 @@ pub async fn run_local(setup: RunSetup) -> anyhow::Result<RunResult> {
                     aggregator.ingest(&snapshot);
                     aggregator.close_through(snapshot.second);
                     progress.update(&aggregator.live());
+                    if crate::thresholds::abort_now(&mut aggregator, start.elapsed(), planned, &progress) {
+                        cancel.cancel();
+                    }
                 }
                 Some(EngineEvent::Warning(message)) => progress.println(&format!("warning: {message}")),
                 Some(EngineEvent::Finished { reason: r }) => {
@@ -103,5 +107,6 @@ pub async fn run_local(setup: RunSetup) -> anyhow::Result<RunResult> {
         load: plan.load.description.clone(),
         status,
     };
-    Ok(aggregator.finish(meta, duration.as_secs_f64()))
+    // Marks the run `aborted` when a threshold stopped it.
+    Ok(aggregator.finish_with_thresholds(meta, duration.as_secs_f64()))
 }

@@ -6,25 +6,33 @@
 //!
 //! # How a run works
 //!
-//! [`run`] prebuilds every request of the plan, then a closed-model scheduler (`scheduler`)
+//! [`run`] prebuilds every request of the plan, then runs its groups (`groups`: the top-level
+//! load and each scenario's own load) concurrently. A closed-model scheduler (`scheduler`)
 //! starts and stops virtual users (`vu`) at the instants `Load::users_at` changes, keeping the
-//! per-scenario counts exactly at `split_by_weight(users, weights)`. Each virtual user owns an
-//! HTTP/1.1 client (`client`) with one keep-alive connection per origin and, optionally, a cookie
-//! jar (`cookies`). Outcomes are recorded into a fixed set of sharded recorders (`record`) that a
+//! per-scenario counts exactly at `split_by_weight(users, weights)`; an open-model scheduler
+//! (`arrival`) starts iterations at the arrival rate on free users of a pool. Each virtual user owns an
+//! HTTP/1.1 and HTTP/2 client (`client`) with one keep-alive connection per origin (or borrows
+//! one from a generator-wide pool with `connections: shared`) and, optionally, a cookie jar
+//! (`cookies`). Outcomes are recorded into a fixed set of sharded recorders (`record`) that a
 //! rotation task drains into one [`Snapshot`] per second.
 //!
 //! # What is measured
 //!
-//! * **Latency** runs from just before the step's first request is handed to the connection
-//!   (after the connection was taken from the pool or opened: the first hop's connect time is not
-//!   included) to the end of the last response body. With redirects followed, a step is recorded
-//!   **once**: latency and status are those of the whole chain (final status), and bytes are
-//!   summed over every hop. A retry on a fresh connection after a stale keep-alive connection
+//! * **Latency** runs from the start of the step's first request (just before its connection is
+//!   opened when it needs a new one, so connecting and the TLS handshake are included, as a
+//!   browser user experiences them; after a shared pool handed over a connection, so waiting for
+//!   one is not) to the end of the last response body. With redirects followed, a step is
+//!   recorded **once**: latency and status are those of the whole chain (final status), and bytes
+//!   are summed over every hop. A retry on a fresh connection after a stale keep-alive connection
 //!   failed is part of the same step and is not recorded as an error.
+//! * **Phases** of each response, from the same start (so `connect + tls <= ttfb <= latency`):
+//!   `connect` (name resolution + TCP) and `tls` (handshake) of the connections the step opened,
+//!   only when it opened one; `ttfb` until the final response head arrived.
 //! * **`bytes_in`** = response body bytes as delivered (after chunked decoding, so chunk framing is
 //!   not counted) + the response head size *reconstructed* from the parsed head
 //!   (`HTTP/1.1 <code> <reason>\r\n`, `name: value\r\n` per header, final `\r\n`), which is exact
-//!   for a canonically formatted response.
+//!   for a canonically formatted response. Over HTTP/2 the heads are counted the same way (their
+//!   HTTP/1.1 size, not the HPACK-compressed one), so figures compare across versions.
 //! * **`bytes_out`** = the request head reconstructed the same way (including the `Cookie` header
 //!   and the `Content-Length` the engine sets) + body bytes, once per hop.
 //! * The **request timeout** (step override, else `HttpOptions::request_timeout`) is one deadline
@@ -33,8 +41,12 @@
 //! * An **iteration** counts when the last request of the scenario's steps completes (before its
 //!   think time); `on_start` steps are not an iteration.
 
+mod arrival;
 mod client;
 mod cookies;
+mod groups;
+mod limits;
+mod pace;
 mod prepare;
 mod record;
 mod scheduler;
@@ -43,7 +55,7 @@ mod vu;
 use stampede_metrics::Snapshot;
 use stampede_scenario::Plan;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::time::Instant;
 use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
@@ -110,10 +122,12 @@ pub enum EngineError {
 /// snapshot; then `Finished { reason }`. The final snapshot's `users` is the count active just
 /// before the stop.
 ///
-/// At the planned end of the profile, virtual users start no new request and those in flight
-/// complete and are recorded (bounded by the request timeout, at most 30 s), so the target's count
-/// equals the reported one. On cancel, virtual users are stopped at once: requests in flight are
-/// dropped and not recorded. The call returns within a few milliseconds of that, plus the
+/// At the planned end of the profile (or when a run-wide limit is reached), virtual users finish
+/// the iteration they are in within the load's `graceful_stop`, then start no new request; the
+/// requests in flight complete and are recorded (bounded by the request timeout, at most 30 s),
+/// so the target's count equals the reported one, and unfinished iterations are counted as
+/// interrupted. On cancel, virtual users are stopped at once: requests in flight are dropped and
+/// not recorded. The call returns within a few milliseconds of that, plus the
 /// time the event receiver takes to accept the last events: `events` must be drained
 /// concurrently (the engine awaits channel capacity; if the receiver is dropped, events are
 /// discarded and the run continues).
@@ -124,7 +138,7 @@ pub async fn run(
 ) -> Result<EndReason, EngineError> {
     let plan = assignment.plan;
     let prepared = prepare::PreparedPlan::new(&plan)?;
-    let tls = client::tls_connector()?;
+    let tls = client::tls_connector(&plan.http)?;
     let client = client::Shared::new(&plan.http, &prepared.origins, tls);
     let shards = Arc::new(record::Shards::new(record::default_shard_count()));
     let ctx = Arc::new(vu::VuContext {
@@ -132,27 +146,30 @@ pub async fn run(
         client: Arc::new(client),
         shards: shards.clone(),
         seed: assignment.seed,
-        jitter_start: plan.load.jitter_start,
+        limits: Arc::new(limits::RunLimits::new(&plan.load.limits)),
     });
 
     let at = Instant::now();
     let start = tokio::time::Instant::from_std(at);
     let _ = events.send(EngineEvent::Started { at }).await;
     let users = Arc::new(AtomicU32::new(0));
+    let warned = Arc::new(AtomicBool::new(false));
     let rotation = record::Rotation::spawn(
         shards.clone(),
         start,
-        plan.load.duration(),
+        plan.duration(),
         users.clone(),
         events.clone(),
+        warned.clone(),
     );
-    let reason = scheduler::run(ctx, &plan, start, &users, &cancel).await;
+    let reason = groups::run_all(ctx, &plan, start, users.clone(), &cancel).await;
 
     // Every virtual user has stopped: nothing records any more.
     let second = rotation.finish().await;
     let mut last = Snapshot::new(second);
     shards.drain_into(&mut last);
     last.users = users.load(std::sync::atomic::Ordering::Relaxed);
+    record::warn_if_saturated(&last, &warned, &events).await;
     let _ = events.send(EngineEvent::Snapshot(last)).await;
     let _ = events.send(EngineEvent::Finished { reason }).await;
     Ok(reason)

@@ -5,8 +5,9 @@
 use crate::EngineError;
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
+use http::uri::Authority;
 use http::{HeaderMap, Method, Uri};
-use stampede_scenario::{Expect, Plan, Scheme, Step, ThinkTime};
+use stampede_scenario::{Distribution, Expect, Plan, Scheme, Step, ThinkTime};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +23,8 @@ pub(crate) struct Origin {
     pub port: u16,
     /// `Host` header value (`host` or `host:port` when the port is not the scheme's default).
     pub host_header: HeaderValue,
+    /// The same as a URI authority, for HTTP/2's `:authority`.
+    pub authority: Authority,
 }
 
 impl Origin {
@@ -45,11 +48,15 @@ impl Origin {
             format!("{bracketed}:{port}")
         };
         let host_header = HeaderValue::from_str(&header).map_err(|e| e.to_string())?;
+        let authority = header
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| e.to_string())?;
         Ok(Origin {
             scheme,
             host: host.into_boxed_str(),
             port,
             host_header,
+            authority,
         })
     }
 
@@ -125,6 +132,10 @@ pub(crate) struct PreparedStep {
     /// Pause after the step (step override, else the scenario's).
     pub think_time: ThinkTime,
     pub check: Check,
+    /// Whether something reads this step's response body, so its first `max_body` bytes are
+    /// kept; otherwise the body is only counted. Nothing reads bodies yet (checks on the status
+    /// only): body checks and extraction will set it.
+    pub reads_body: bool,
 }
 
 #[derive(Debug)]
@@ -132,6 +143,10 @@ pub(crate) struct PreparedScenario {
     pub think_time: ThinkTime,
     pub on_start: Vec<PreparedStep>,
     pub steps: Vec<PreparedStep>,
+    /// Closed model: fixed interval between iteration starts.
+    pub pacing: Option<Duration>,
+    /// Drawn once per user; multiplies its think times.
+    pub pace_factor: Option<Distribution>,
 }
 
 /// The whole plan, prebuilt.
@@ -171,6 +186,8 @@ impl PreparedPlan {
                 think_time: scenario.think_time,
                 on_start,
                 steps,
+                pacing: scenario.pacing,
+                pace_factor: scenario.pace_factor,
             });
         }
         Ok(PreparedPlan {
@@ -258,6 +275,7 @@ impl Builder<'_> {
             timeout: step.timeout.unwrap_or(self.plan.http.request_timeout),
             think_time: step.think_time.unwrap_or(think_time),
             check: Check::new(&step.expect),
+            reads_body: false,
         })
     }
 
@@ -311,6 +329,7 @@ mod tests {
         assert_eq!(&*o.host, "example.com");
         let o = Origin::new(Scheme::Https, "[::1]", 8443).unwrap();
         assert_eq!(o.host_header, "[::1]:8443");
+        assert_eq!(o.authority, "[::1]:8443");
         assert_eq!(&*o.host, "::1");
     }
 }

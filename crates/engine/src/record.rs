@@ -6,13 +6,56 @@
 
 use crate::EngineEvent;
 use stampede_metrics::{IntervalRecorder, Snapshot};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::mpsc::Sender;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+/// Scheduler lag (p99 over one second) above which the generator counts as saturated.
+const SATURATED_LAG_US: u64 = 10_000;
+
+/// Why the load generator itself (not the target) was the bottleneck in `snapshot`, if it was:
+/// iterations dropped for want of a free virtual user, or iterations starting late.
+pub(crate) fn saturation(snapshot: &Snapshot) -> Option<String> {
+    let second = snapshot.second;
+    if snapshot.dropped_iterations > 0 {
+        return Some(format!(
+            "load generator saturated: {} iteration(s) dropped in second {second} because every \
+             virtual user was busy and the pool was at `max_users`; raise `max_users` (dropped \
+             iterations are counted, not delayed)",
+            snapshot.dropped_iterations
+        ));
+    }
+    let lag = &snapshot.scheduler_lag;
+    if !lag.is_empty() && lag.value_at_quantile(0.99) > SATURATED_LAG_US {
+        return Some(format!(
+            "load generator overloaded: in second {second} iterations started up to {:.1} ms \
+             late (p99 {:.1} ms); latencies include that delay, so part of them is the \
+             injector's, not the target's (see scheduler lag in the summary)",
+            lag.max() as f64 / 1000.0,
+            lag.value_at_quantile(0.99) as f64 / 1000.0
+        ));
+    }
+    None
+}
+
+/// Sends the saturation warning for `snapshot`, once per run (`warned`).
+pub(crate) async fn warn_if_saturated(
+    snapshot: &Snapshot,
+    warned: &AtomicBool,
+    events: &Sender<EngineEvent>,
+) {
+    if warned.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Some(message) = saturation(snapshot) {
+        warned.store(true, Ordering::Relaxed);
+        let _ = events.send(EngineEvent::Warning(message)).await;
+    }
+}
 
 /// Shards per available CPU.
 const SHARDS_PER_CPU: usize = 4;
@@ -72,6 +115,7 @@ impl Rotation {
         profile: Duration,
         users: Arc<AtomicU32>,
         events: Sender<EngineEvent>,
+        warned: Arc<AtomicBool>,
     ) -> Rotation {
         let stop = CancellationToken::new();
         let token = stop.clone();
@@ -91,6 +135,7 @@ impl Rotation {
                 let mut snapshot = Snapshot::new(second);
                 shards.drain_into(&mut snapshot);
                 snapshot.users = users.load(Ordering::Relaxed);
+                warn_if_saturated(&snapshot, &warned, &events).await;
                 let _ = events.send(EngineEvent::Snapshot(snapshot)).await;
                 second += 1;
             }

@@ -1,13 +1,16 @@
-//! The closed-model scheduler: keeps the number of running virtual users equal to
-//! `Load::users_at(t)`, split across scenarios exactly by `split_by_weight`.
+//! The closed-model scheduler of one group: keeps the number of running virtual users equal to
+//! `Load::users_at(t)`, split across the group's scenarios exactly by `split_by_weight`.
 //!
 //! It sleeps until the next instant the target count changes (computed from the stages, not
-//! polled). Ramping down stops the most recently started users of the scenarios whose share
-//! shrank; they finish their request in flight, then exit, and stop counting at once.
+//! polled). Users of a wave (a `0s` stage) are spawned in one go, so they start at the same
+//! instant. Ramping down stops the most recently started users of the scenarios whose share
+//! shrank, gracefully: they stop counting at once, finish their iteration in flight within
+//! `graceful_stop`, then send nothing more (see [`Stop`]).
 
 use crate::EndReason;
-use crate::vu::{self, VuContext};
-use stampede_scenario::{Load, Plan, split_by_weight};
+use crate::groups::{Group, finish_tasks};
+use crate::vu::{self, Mode, Stop, VuContext};
+use stampede_scenario::{Load, split_by_weight};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -15,55 +18,59 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
-/// Longest wait for requests in flight at the planned end of the profile.
-const MAX_GRACE: Duration = Duration::from_secs(30);
-
-/// Runs the profile of `plan` from `start`; returns once every virtual user has stopped. `users`
-/// is kept equal to the number of active users.
+/// Runs the closed-model `group` from `start`; returns once every one of its users has stopped,
+/// with how many it still counted in `users` at its end (the caller takes them away).
 pub(crate) async fn run(
     ctx: Arc<VuContext>,
-    plan: &Plan,
+    group: &Group,
     start: Instant,
     users: &AtomicU32,
     cancel: &CancellationToken,
-) -> EndReason {
-    let load = &plan.load;
+    request_grace: Duration,
+) -> (EndReason, u32) {
+    let load = &group.load;
     let end = start + load.duration();
-    let weights: Vec<u32> = plan.scenarios.iter().map(|s| s.weight).collect();
+    let weights: Vec<u32> = group.scenarios.iter().map(|&(_, w)| w).collect();
+    let reached = ctx.limits.reached.clone();
+    let per_user = ctx.limits.per_user.is_some();
     let mut tasks = JoinSet::new();
-    // Graceful-stop tokens of the active users, per scenario, in start order.
-    let mut active: Vec<Vec<CancellationToken>> = vec![Vec::new(); weights.len()];
-    let mut next_id = 0u64;
+    // Stop handles of the active users, per scenario, in start order.
+    let mut active: Vec<Vec<Stop>> = vec![Vec::new(); weights.len()];
+    let mut counted = 0u32;
+    let mut next_id = group.first_user_id;
 
     let reason = loop {
         let now = Instant::now();
         if cancel.is_cancelled() {
             break EndReason::Cancelled;
         }
-        if now >= end {
+        if now >= end || reached.is_cancelled() {
             break EndReason::Completed;
         }
         let elapsed = now - start;
         let target = load.users_at(elapsed);
         let shares = split_by_weight(target, &weights);
-        for (scenario, &share) in shares.iter().enumerate() {
-            let running = &mut active[scenario];
-            while running.len() > share as usize {
-                if let Some(user) = running.pop() {
-                    user.cancel();
+        for (slot, &share) in shares.iter().enumerate() {
+            while active[slot].len() > share as usize {
+                if let Some(user) = active[slot].pop() {
+                    user.stop_within(load.graceful_stop);
                 }
             }
         }
-        for (scenario, &share) in shares.iter().enumerate() {
-            while active[scenario].len() < share as usize {
-                let graceful = CancellationToken::new();
-                active[scenario].push(graceful.clone());
-                tasks.spawn(vu::run(ctx.clone(), scenario, next_id, graceful));
+        for (slot, &share) in shares.iter().enumerate() {
+            let scenario = group.scenarios[slot].0;
+            while active[slot].len() < share as usize {
+                let stop = Stop::default();
+                active[slot].push(stop.clone());
+                let mode = Mode::Closed {
+                    jitter: load.jitter_start,
+                };
+                tasks.spawn(vu::run(ctx.clone(), scenario, next_id, stop, mode));
                 next_id += 1;
             }
         }
-        users.store(target, Ordering::Relaxed);
-        // Reap users that finished after a graceful stop.
+        adjust(users, &mut counted, target);
+        // Reap users that finished after a stop (or their `per_user` iterations).
         while let Some(joined) = tasks.try_join_next() {
             propagate_panic(joined);
         }
@@ -74,40 +81,44 @@ pub(crate) async fn run(
         tokio::select! {
             biased;
             _ = cancel.cancelled() => break EndReason::Cancelled,
+            _ = reached.cancelled() => break EndReason::Completed,
             _ = sleep_until(end) => break EndReason::Completed,
             _ = sleep_until(next.unwrap_or(end)), if next.is_some() => {}
+            // Every user exited on its own (`per_user` iterations done) and none is due.
+            _ = all_done(&mut tasks), if next.is_none() && per_user => break EndReason::Completed,
         }
     };
-
-    if reason == EndReason::Completed {
-        // Planned end: users start nothing new, and requests in flight complete and are recorded,
-        // so what the target received equals what is reported. Every request is bounded by its
-        // timeout; a cancel during this grace period still stops at once.
-        for user in active.iter().flatten() {
-            user.cancel();
-        }
-        let grace = plan.http.request_timeout.min(MAX_GRACE);
-        let drain = async {
-            while let Some(joined) = tasks.join_next().await {
-                propagate_panic(joined);
-            }
-        };
-        tokio::select! {
-            _ = drain => {}
-            _ = tokio::time::sleep(grace) => {}
-            _ = cancel.cancelled() => {}
-        }
-    }
-    // Hard stop: abort every user left (requests in flight are dropped, unrecorded) and wait
-    // until all are gone, so nothing records after this returns.
-    while let Some(joined) = tasks.try_join_next() {
-        propagate_panic(joined);
-    }
-    tasks.shutdown().await;
-    reason
+    let stops: Vec<Stop> = active.into_iter().flatten().collect();
+    finish_tasks(
+        tasks,
+        &stops,
+        reason,
+        load.graceful_stop,
+        request_grace,
+        cancel,
+    )
+    .await;
+    (reason, counted)
 }
 
-fn propagate_panic(joined: Result<(), tokio::task::JoinError>) {
+/// Resolves once every task of `tasks` has ended.
+async fn all_done(tasks: &mut JoinSet<()>) {
+    while let Some(joined) = tasks.join_next().await {
+        propagate_panic(joined);
+    }
+}
+
+/// Moves this group's contribution to `users` from `counted` to `target`.
+fn adjust(users: &AtomicU32, counted: &mut u32, target: u32) {
+    if target > *counted {
+        users.fetch_add(target - *counted, Ordering::Relaxed);
+    } else {
+        users.fetch_sub(*counted - target, Ordering::Relaxed);
+    }
+    *counted = target;
+}
+
+pub(crate) fn propagate_panic(joined: Result<(), tokio::task::JoinError>) {
     if let Err(e) = joined
         && e.is_panic()
     {
@@ -179,7 +190,7 @@ mod tests {
                 })
                 .collect(),
             jitter_start: false,
-            description: String::new(),
+            ..Load::default()
         }
     }
 

@@ -1,16 +1,29 @@
-//! A virtual user: runs its scenario's `on_start` steps once, then iterations of its steps until
-//! stopped, pausing for the think time after each step and recording every outcome into its
-//! recorder shard.
+//! A virtual user: runs its scenario's `on_start` steps once, then iterations of its steps,
+//! recording every outcome into its recorder shard.
+//!
+//! * **Closed model**: iterations follow each other, separated by the think time after the last
+//!   step (or the rest of the `pacing` interval) until the user is stopped.
+//! * **Open model**: the user waits for a job (an iteration's scheduled start) from the arrival
+//!   scheduler, runs it, and reports itself free again.
+//!
+//! A stop is graceful first ([`Stop::graceful`]: finish the iteration in flight, start no other)
+//! then firm ([`Stop::hard`], once `graceful_stop` ran out: send no new request, let the one in
+//! flight complete). An iteration that does not complete is counted as interrupted, also when
+//! the scheduler aborts the task (Ctrl-C), through [`IterationGuard`]'s `Drop`.
 
 use crate::client::{self, Client, StepResult};
-use crate::prepare::{PreparedPlan, PreparedStep};
+use crate::limits::RunLimits;
+use crate::pace;
+use crate::prepare::{PreparedPlan, PreparedScenario, PreparedStep};
 use crate::record::{self, Shards};
+use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
 use stampede_metrics::{CheckFailure, IntervalRecorder, Outcome};
 use stampede_scenario::ThinkTime;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// What every virtual user of a run shares.
@@ -19,92 +32,254 @@ pub(crate) struct VuContext {
     pub client: Arc<client::Shared>,
     pub shards: Arc<Shards>,
     pub seed: u64,
-    pub jitter_start: bool,
+    pub limits: Arc<RunLimits>,
 }
 
-/// Runs virtual user `id` of `scenario` until `graceful` fires (it then finishes the request in
-/// flight and exits). A hard stop is the scheduler aborting the task: the request in flight is
-/// dropped unrecorded and its connection closed. Nothing shared is polled per wake-up.
-pub(crate) async fn run(
-    ctx: Arc<VuContext>,
-    scenario: usize,
-    id: u64,
-    graceful: CancellationToken,
-) {
-    User::new(&ctx, id, &graceful).run(scenario).await;
+/// How a user is told to stop.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Stop {
+    /// Finish the iteration in flight, then exit.
+    pub graceful: CancellationToken,
+    /// `graceful_stop` ran out: send no new request, exit once the one in flight completed.
+    pub hard: CancellationToken,
+}
+
+impl Stop {
+    /// Stops gracefully now, and firmly `after` that (from a small timer task).
+    pub fn stop_within(&self, after: Duration) {
+        self.graceful.cancel();
+        if after.is_zero() {
+            self.hard.cancel();
+            return;
+        }
+        let hard = self.hard.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = hard.cancelled() => {}
+                _ = tokio::time::sleep(after) => hard.cancel(),
+            }
+        });
+    }
+}
+
+/// Where a user's iterations come from.
+pub(crate) enum Mode {
+    /// Back to back; `jitter` delays the first by a random part of the think time.
+    Closed { jitter: bool },
+    /// One per job (the iteration's scheduled start); `free` gets `slot` back after each.
+    Open {
+        jobs: mpsc::Receiver<Instant>,
+        free: mpsc::UnboundedSender<usize>,
+        slot: usize,
+    },
+}
+
+/// Runs virtual user `id` of `scenario` until stopped (see the module documentation). Nothing
+/// shared is polled per wake-up.
+pub(crate) async fn run(ctx: Arc<VuContext>, scenario: usize, id: u64, stop: Stop, mode: Mode) {
+    let mut user = User::new(&ctx, scenario, id, &stop);
+    match mode {
+        Mode::Closed { jitter } => user.closed(jitter).await,
+        Mode::Open { jobs, free, slot } => user.open(jobs, free, slot).await,
+    }
 }
 
 struct User<'a> {
     ctx: &'a VuContext,
+    scenario: &'a PreparedScenario,
+    /// Index of the scenario in the plan (for per-scenario counts).
+    scenario_index: u32,
     shard: &'a Mutex<IntervalRecorder>,
-    stop: &'a CancellationToken,
+    stop: &'a Stop,
     rng: SmallRng,
+    /// This user's `pace_factor` draw (1 without one).
+    factor: f64,
     client: Client,
     /// Last check failure per step id, reused while the status repeats (no formatting per
     /// failed request).
     failures: Vec<Option<(u16, CheckFailure)>>,
 }
 
+/// Counts an iteration as interrupted when it sent a request but was not marked done, however
+/// it ends (early return or the task being aborted). One that could not send anything (a limit
+/// was reached first) never started.
+struct IterationGuard<'a> {
+    shard: &'a Mutex<IntervalRecorder>,
+    scenario: u32,
+    sent: bool,
+    done: bool,
+}
+
+impl Drop for IterationGuard<'_> {
+    fn drop(&mut self) {
+        if self.sent && !self.done {
+            record::lock(self.shard).record_interrupted(self.scenario);
+        }
+    }
+}
+
 impl<'a> User<'a> {
-    fn new(ctx: &'a VuContext, id: u64, stop: &'a CancellationToken) -> User<'a> {
+    fn new(ctx: &'a VuContext, scenario: usize, id: u64, stop: &'a Stop) -> User<'a> {
+        let prepared = &ctx.prepared.scenarios[scenario];
+        let mut rng = SmallRng::seed_from_u64(user_seed(ctx.seed, id));
+        let factor = prepared
+            .pace_factor
+            .map_or(1.0, |d| pace::sample(&mut rng, &d));
         User {
             ctx,
+            scenario: prepared,
+            scenario_index: u32::try_from(scenario).unwrap_or(u32::MAX),
             shard: ctx.shards.of(id),
             stop,
-            rng: SmallRng::seed_from_u64(user_seed(ctx.seed, id)),
+            rng,
+            factor,
             client: Client::new(ctx.client.clone(), ctx.prepared.step_count),
             failures: Vec::new(),
         }
     }
 
-    async fn run(mut self, scenario: usize) {
-        let ctx = self.ctx;
-        let scenario = &ctx.prepared.scenarios[scenario];
-        if ctx.jitter_start {
-            let offset = sample(&mut self.rng, uniform_to(scenario.think_time.max()));
-            if !self.pause(offset).await {
+    async fn closed(&mut self, jitter: bool) {
+        if jitter {
+            let spread = ThinkTime::Uniform {
+                min: Duration::ZERO,
+                max: self.scenario.think_time.max(),
+            };
+            let offset = pace::think(&mut self.rng, spread, 1.0);
+            if !self.pause(offset, &self.stop.graceful).await {
                 return;
             }
         }
-        for step in &scenario.on_start {
-            if !self.step(step, false).await {
-                return;
-            }
-        }
-        let Some((last, steps)) = scenario.steps.split_last() else {
-            self.stop.cancelled().await;
+        if !self.on_start().await {
             return;
-        };
+        }
+        let limits = &self.ctx.limits;
+        let mut done = 0u64;
         loop {
-            for step in steps {
-                if !self.step(step, false).await {
-                    return;
-                }
+            if self.stop.graceful.is_cancelled()
+                || limits.per_user.is_some_and(|n| done >= n)
+                || !limits.try_iteration()
+            {
+                return;
             }
-            if !self.step(last, true).await {
+            let began = Instant::now();
+            let Some(last_think) = self.iteration(None).await else {
+                return;
+            };
+            done += 1;
+            let wait = match self.scenario.pacing {
+                Some(interval) => {
+                    let next = began + interval;
+                    let now = Instant::now();
+                    if now > next {
+                        record::lock(self.shard).record_pacing_overrun(self.scenario_index);
+                    }
+                    next.saturating_duration_since(now)
+                }
+                None => last_think,
+            };
+            if !self.pause(wait, &self.stop.graceful).await {
                 return;
             }
         }
     }
 
-    /// Sends one step and records it (and the iteration it `ends`, which completes with its last
-    /// request, before the think time), then thinks. False when the user must exit.
-    async fn step(&mut self, step: &PreparedStep, ends: bool) -> bool {
-        if self.stop.is_cancelled() {
-            return false;
+    async fn open(
+        &mut self,
+        mut jobs: mpsc::Receiver<Instant>,
+        free: mpsc::UnboundedSender<usize>,
+        slot: usize,
+    ) {
+        if !self.on_start().await {
+            return;
         }
-        // Cheap insurance against a user that never yields (e.g. instant errors, no think time).
-        tokio::task::consume_budget().await;
-        let result = self.client.execute(step).await;
-        self.record(step, &result, ends);
-        if self.stop.is_cancelled() {
-            return false;
+        loop {
+            let scheduled = tokio::select! {
+                biased;
+                job = jobs.recv() => match job {
+                    Some(at) => at,
+                    None => return,
+                },
+                _ = self.stop.graceful.cancelled() => return,
+            };
+            let lag = Instant::now().saturating_duration_since(scheduled);
+            record::lock(self.shard).record_lag(micros(lag));
+            if self.iteration(Some(scheduled)).await.is_none() || free.send(slot).is_err() {
+                return;
+            }
         }
-        let pause = sample(&mut self.rng, step.think_time);
-        pause.is_zero() || self.pause(pause).await
     }
 
-    fn record(&mut self, step: &PreparedStep, result: &StepResult, ends_iteration: bool) {
+    /// The `on_start` steps, each followed by its think time. False when the user must exit.
+    async fn on_start(&mut self) -> bool {
+        let scenario: &'a PreparedScenario = self.scenario;
+        let steps = &scenario.on_start;
+        for step in steps {
+            if self.stop.graceful.is_cancelled() || !self.ctx.limits.try_request() {
+                return false;
+            }
+            tokio::task::consume_budget().await;
+            let result = self.client.execute(step).await;
+            self.record(step, &result, None);
+            let pause = pace::think(&mut self.rng, step.think_time, self.factor);
+            if !self.pause(pause, &self.stop.graceful).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Runs one iteration (think times between its steps included). In the open model
+    /// `scheduled` is when it should have started: the first request's latency is measured
+    /// from there. Returns the think time due after the last step, or `None` when the
+    /// iteration was cut off (counted as interrupted).
+    async fn iteration(&mut self, scheduled: Option<Instant>) -> Option<Duration> {
+        let scenario: &'a PreparedScenario = self.scenario;
+        let steps = &scenario.steps;
+        let mut guard = IterationGuard {
+            shard: self.shard,
+            scenario: self.scenario_index,
+            sent: false,
+            done: false,
+        };
+        let mut ready = scheduled;
+        for (i, step) in steps.iter().enumerate() {
+            let limits = &self.ctx.limits;
+            if self.stop.hard.is_cancelled() || !limits.try_request() {
+                return None;
+            }
+            // Cheap insurance against a user that never yields (instant errors, no think time).
+            tokio::task::consume_budget().await;
+            let due = match (scheduled, ready.take()) {
+                (None, _) => None,
+                (Some(_), Some(at)) => Some(at),
+                (Some(_), None) => Some(Instant::now()),
+            };
+            guard.sent = true;
+            let result = self.client.execute(step).await;
+            let last = i + 1 == steps.len();
+            self.record(step, &result, due);
+            let pause = pace::think(&mut self.rng, step.think_time, self.factor);
+            if last {
+                guard.done = true;
+                record::lock(self.shard).record_scenario_iteration(self.scenario_index);
+                // With `connections: per_iteration` the next iteration opens new connections.
+                self.client.end_iteration();
+                return Some(pause);
+            }
+            // Inside an iteration only a firm stop (or the end of requests) cuts the pause.
+            let exhausted = &limits.requests_exhausted;
+            if !self.pause_either(pause, &self.stop.hard, exhausted).await {
+                return None;
+            }
+        }
+        // A scenario always has steps; nothing ran.
+        guard.done = true;
+        Some(Duration::ZERO)
+    }
+
+    /// Records one request. `due` (open model) is when it should have been sent: its latency
+    /// then runs from there to now, and the client's own figure is the service time.
+    fn record(&mut self, step: &PreparedStep, result: &StepResult, due: Option<Instant>) {
         match *result {
             StepResult::Response {
                 status,
@@ -117,17 +292,21 @@ impl<'a> User<'a> {
                 } else {
                     Some(failure(&mut self.failures, step, status))
                 };
+                let response_us = due.map_or(latency_us, |at| micros(at.elapsed()));
                 let outcome = Outcome::Response {
                     status,
-                    latency_us,
+                    latency_us: response_us.max(latency_us),
+                    service_us: latency_us,
                     bytes_in,
                     bytes_out,
                     failed_check,
                 };
+                let timings = self.client.timings();
                 let mut shard = record::lock(self.shard);
                 shard.record(step.row, &outcome);
-                if ends_iteration {
-                    shard.record_iteration();
+                // Connect, TLS and time to first byte, when the client measured them.
+                if let Some(timings) = &timings {
+                    shard.record_timings(step.row, timings);
                 }
             }
             StepResult::Error {
@@ -140,23 +319,37 @@ impl<'a> User<'a> {
                     bytes_out,
                     message,
                 };
-                let mut shard = record::lock(self.shard);
-                shard.record(step.row, &outcome);
-                if ends_iteration {
-                    shard.record_iteration();
-                }
+                record::lock(self.shard).record(step.row, &outcome);
             }
         }
     }
 
-    /// Sleeps, unless asked to stop first. False when stopped.
-    async fn pause(&self, duration: Duration) -> bool {
+    /// Sleeps, unless `stop` fires first. False when stopped.
+    async fn pause(&self, duration: Duration, stop: &CancellationToken) -> bool {
         if duration.is_zero() {
-            return !self.stop.is_cancelled();
+            return !stop.is_cancelled();
         }
         tokio::select! {
             biased;
-            _ = self.stop.cancelled() => false,
+            _ = stop.cancelled() => false,
+            _ = tokio::time::sleep(duration) => true,
+        }
+    }
+
+    /// Sleeps, unless `a` or `b` fires first. False when stopped.
+    async fn pause_either(
+        &self,
+        duration: Duration,
+        a: &CancellationToken,
+        b: &CancellationToken,
+    ) -> bool {
+        if duration.is_zero() {
+            return !(a.is_cancelled() || b.is_cancelled());
+        }
+        tokio::select! {
+            biased;
+            _ = a.cancelled() => false,
+            _ = b.cancelled() => false,
             _ = tokio::time::sleep(duration) => true,
         }
     }
@@ -184,66 +377,15 @@ fn failure<'c>(
     &slot.as_ref().expect("just set").1
 }
 
-fn uniform_to(max: Duration) -> ThinkTime {
-    ThinkTime::Uniform {
-        min: Duration::ZERO,
-        max,
-    }
-}
-
-/// Draws a pause.
-fn sample(rng: &mut SmallRng, think_time: ThinkTime) -> Duration {
-    match think_time {
-        ThinkTime::None => Duration::ZERO,
-        ThinkTime::Constant(d) => d,
-        ThinkTime::Uniform { min, max } => {
-            let (lo, hi) = (nanos(min), nanos(max));
-            if hi <= lo {
-                return min;
-            }
-            Duration::from_nanos(rng.random_range(lo..=hi))
-        }
-    }
-}
-
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+pub(crate) fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// A well-mixed per-user seed (SplitMix64 of the run seed and the user id), so users of one run
 /// draw independent sequences and a run is reproducible from its seed.
-fn user_seed(seed: u64, id: u64) -> u64 {
+pub(crate) fn user_seed(seed: u64, id: u64) -> u64 {
     let mut z = seed.wrapping_add(id.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uniform_think_time_stays_in_bounds_and_is_reproducible() {
-        let think = ThinkTime::Uniform {
-            min: Duration::from_millis(200),
-            max: Duration::from_millis(400),
-        };
-        let mut a = SmallRng::seed_from_u64(user_seed(7, 3));
-        let mut b = SmallRng::seed_from_u64(user_seed(7, 3));
-        let mut c = SmallRng::seed_from_u64(user_seed(7, 4));
-        let (mut lo, mut hi) = (Duration::MAX, Duration::ZERO);
-        let mut differs = false;
-        for _ in 0..1000 {
-            let x = sample(&mut a, think);
-            assert_eq!(x, sample(&mut b, think));
-            differs |= x != sample(&mut c, think);
-            lo = lo.min(x);
-            hi = hi.max(x);
-        }
-        assert!(differs, "different users draw different pauses");
-        assert!(lo >= Duration::from_millis(200) && hi <= Duration::from_millis(400));
-        assert!(lo < Duration::from_millis(210) && hi > Duration::from_millis(390));
-        assert_eq!(sample(&mut a, ThinkTime::None), Duration::ZERO);
-    }
 }

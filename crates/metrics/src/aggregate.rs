@@ -5,10 +5,11 @@
 //! ([`Aggregator::close_through`]). Totals are merged histograms, never averaged percentiles.
 
 use crate::ErrorKind;
+use crate::iterations::IterationTotals;
 use crate::recorder::{RequestKey, Snapshot, StepStats, new_histogram};
 use crate::result::{
-    CheckRow, ErrorRow, LatencyMs, RESULT_SCHEMA_VERSION, RequestRow, RunMeta, RunResult, Summary,
-    TimelineLatency, TimelinePoint,
+    CheckRow, ErrorRow, LatencyBucket, LatencyMs, RESULT_SCHEMA_VERSION, RequestRow, RunMeta,
+    RunResult, Summary, TimelineLatency, TimelinePoint,
 };
 use hdrhistogram::Histogram;
 use std::collections::{BTreeMap, VecDeque};
@@ -41,12 +42,16 @@ struct WindowSecond {
 /// Merges snapshots into run totals and a per-second timeline.
 pub struct Aggregator {
     keys: Vec<RequestKey>,
-    totals: Vec<StepStats>,
-    iterations: u64,
+    pub(crate) totals: Vec<StepStats>,
+    pub(crate) iterations: u64,
     max_users: u32,
     open: BTreeMap<u32, Snapshot>,
     timeline: Vec<TimelinePoint>,
     window: VecDeque<WindowSecond>,
+    /// Thresholds to evaluate, with their sliding windows (see `threshold.rs`).
+    pub(crate) thresholds: crate::threshold::ThresholdState,
+    /// Dropped and interrupted iterations, scheduler lag, per-scenario counts.
+    iteration_totals: IterationTotals,
 }
 
 impl Aggregator {
@@ -61,6 +66,8 @@ impl Aggregator {
             open: BTreeMap::new(),
             timeline: Vec::new(),
             window: VecDeque::with_capacity(LIVE_WINDOW + 1),
+            thresholds: Default::default(),
+            iteration_totals: IterationTotals::default(),
         }
     }
 
@@ -74,6 +81,7 @@ impl Aggregator {
             }
         }
         self.iterations += snapshot.iterations;
+        self.iteration_totals.ingest(snapshot);
         let closed_through = self.timeline.last().map(|p| p.second);
         match closed_through {
             // A late snapshot for an already closed second still counts in the totals (above);
@@ -87,6 +95,7 @@ impl Aggregator {
                 {
                     p.requests += snapshot.requests();
                     p.users += snapshot.users;
+                    p.dropped_iterations += snapshot.dropped_iterations;
                     self.max_users = self.max_users.max(p.users);
                 }
             }
@@ -119,13 +128,18 @@ impl Aggregator {
     }
 
     fn push_point(&mut self, snap: &Snapshot) {
+        self.thresholds.observe(snap);
         let mut latency = new_histogram();
         let (mut requests, mut failures, mut errors) = (0, 0, 0);
+        let mut by_kind = [0u64; ErrorKind::COUNT];
         for (_, s) in &snap.steps {
             latency.add(&s.latency).expect("auto-resizing histograms");
             requests += s.requests;
             failures += s.failures;
             errors += s.error_count();
+            for (total, n) in by_kind.iter_mut().zip(s.errors) {
+                *total += n;
+            }
         }
         self.max_users = self.max_users.max(snap.users);
         self.timeline.push(TimelinePoint {
@@ -139,6 +153,12 @@ impl Aggregator {
                 p95: quantile_ms(&latency, 0.95),
                 p99: quantile_ms(&latency, 0.99),
             },
+            errors_by_kind: ErrorKind::ALL
+                .iter()
+                .filter(|k| by_kind[k.index()] > 0)
+                .map(|k| (k.as_str().to_owned(), by_kind[k.index()]))
+                .collect(),
+            dropped_iterations: snap.dropped_iterations,
         });
         self.window.push_back(WindowSecond { requests, latency });
         if self.window.len() > LIVE_WINDOW {
@@ -219,7 +239,7 @@ impl Aggregator {
             .max_by(|(_, a), (_, b)| a.latency.mean().total_cmp(&b.latency.mean()))
             .map(|(k, _)| format!("{} / {}", k.scenario, k.name));
         let error_count = all.error_count();
-        RunResult {
+        let mut result = RunResult {
             schema_version: RESULT_SCHEMA_VERSION,
             run: meta,
             summary: Summary {
@@ -235,13 +255,22 @@ impl Aggregator {
                 max_users: self.max_users,
                 latency_ms: latency_ms(&all.latency),
                 slowest_request,
+                latency_histogram: latency_histogram(&all.latency),
+                dropped_iterations: 0,
+                interrupted_iterations: 0,
+                scheduler_lag_ms: None,
             },
             requests,
             errors,
             checks,
             timeline: self.timeline,
             thresholds: Vec::new(),
-        }
+            baseline: None,
+            events: Vec::new(),
+            scenarios: Vec::new(),
+        };
+        self.iteration_totals.fill(&mut result, &self.keys);
+        result
     }
 }
 
@@ -259,6 +288,7 @@ fn request_row(key: &RequestKey, stats: &StepStats, duration: f64) -> RequestRow
         bytes_received: stats.bytes_in,
         bytes_sent: stats.bytes_out,
         latency_ms: latency_ms(&stats.latency),
+        service_time_ms: latency_ms(&stats.service),
         status_codes: stats
             .status
             .iter()
@@ -269,6 +299,20 @@ fn request_row(key: &RequestKey, stats: &StepStats, duration: f64) -> RequestRow
             .filter(|k| stats.errors[k.index()] > 0)
             .map(|k| (k.as_str().to_owned(), stats.errors[k.index()]))
             .collect(),
+        timings_ms: timings_ms(stats),
+    }
+}
+
+/// The phase figures of a row; all zero when no response carried timings.
+fn timings_ms(stats: &StepStats) -> crate::result::RequestTimingsMs {
+    match &stats.phases {
+        None => Default::default(),
+        Some(p) => crate::result::RequestTimingsMs {
+            connect: latency_ms(&p.connect),
+            tls: latency_ms(&p.tls),
+            ttfb: latency_ms(&p.ttfb),
+            connections_opened: p.connect.len(),
+        },
     }
 }
 
@@ -303,6 +347,51 @@ fn latency_ms(h: &Histogram<u64>) -> LatencyMs {
         p999: quantile_ms(h, 0.999),
         max: us_to_ms(h.max()),
     }
+}
+
+/// Renard R10 series: 10 log-spaced, readable bucket bounds per decade.
+const R10: [f64; 10] = [1.0, 1.25, 1.6, 2.0, 2.5, 3.2, 4.0, 5.0, 6.3, 8.0];
+
+/// Upper bound in ms of log bucket `i`; bucket 0 ends at 1 µs.
+fn bucket_le_ms(i: usize) -> f64 {
+    let x = R10[i % 10] * 10f64.powi(i as i32 / 10 - 3);
+    (x * 1e6).round() / 1e6
+}
+
+/// Index of the first log bucket whose upper bound holds `ms`.
+fn bucket_index(ms: f64) -> usize {
+    let mut i = ((ms.max(1e-3).log10() + 3.0).floor().max(0.0) as usize) * 10;
+    // The decade estimate may be one short of the bound because of rounding; walk up.
+    while bucket_le_ms(i) < ms * (1.0 - 1e-9) {
+        i += 1;
+    }
+    // …or one past it (a value exactly on a decade bound belongs to the bucket below).
+    while i > 0 && bucket_le_ms(i - 1) >= ms * (1.0 - 1e-9) {
+        i -= 1;
+    }
+    i
+}
+
+/// The latency distribution in log-spaced buckets, from the first to the last non-empty one (so
+/// the chart shows gaps as empty bars). Each HDR bucket (0.1 % wide) is placed by its lowest
+/// equivalent value, so a latency of exactly 40 ms counts as `<= 40 ms`; counts add up to the
+/// histogram's total exactly.
+fn latency_histogram(h: &Histogram<u64>) -> Vec<LatencyBucket> {
+    let mut counts: BTreeMap<usize, u64> = BTreeMap::new();
+    for v in h.iter_recorded() {
+        let ms = us_to_ms(h.lowest_equivalent(v.value_iterated_to()));
+        *counts.entry(bucket_index(ms)).or_default() += v.count_at_value();
+    }
+    let (Some((&first, _)), Some((&last, _))) = (counts.first_key_value(), counts.last_key_value())
+    else {
+        return Vec::new();
+    };
+    (first..=last)
+        .map(|i| LatencyBucket {
+            le_ms: bucket_le_ms(i),
+            count: counts.get(&i).copied().unwrap_or(0),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -342,6 +431,7 @@ mod tests {
                 &Outcome::Response {
                     status: 200,
                     latency_us: l,
+                    service_us: l,
                     bytes_in: 1,
                     bytes_out: 1,
                     failed_check: None,
@@ -368,6 +458,58 @@ mod tests {
         assert_eq!(result.summary.rps, 0.75);
         assert_eq!(result.summary.slowest_request.as_deref(), Some("s / b"));
         assert_eq!(result.requests[0].latency_ms.max, 2.0);
+    }
+
+    #[test]
+    fn latency_histogram_buckets_are_log_spaced_and_hold_every_response() {
+        let mut a = Aggregator::new(keys());
+        // 0.5 ms ×3, 1 ms (on a bound), 1.1 ms, 40 ms.
+        a.ingest(&snap(0, 0, &[500, 500, 500, 1000, 1100, 40_000], 1));
+        let h = a.finish(meta(), 1.0).summary.latency_histogram;
+        assert_eq!(h.iter().map(|b| b.count).sum::<u64>(), 6);
+        assert_eq!(h.first().map(|b| b.le_ms), Some(0.5));
+        assert_eq!(h[0].count, 3);
+        let at = |le: f64| h.iter().find(|b| b.le_ms == le).map(|b| b.count);
+        assert_eq!(
+            at(1.0),
+            Some(1),
+            "a value on a bound is in the bucket it closes"
+        );
+        assert_eq!(at(1.25), Some(1));
+        assert_eq!(at(40.0), Some(1));
+        assert_eq!(h.last().map(|b| b.le_ms), Some(40.0));
+        // From 0.5 to 40 ms: 0.5 0.63 0.8 1 … 32 40 — 10 per decade, no holes.
+        assert_eq!(h.len(), 20, "{h:?}");
+        assert!(h.windows(2).all(|w| w[0].le_ms < w[1].le_ms));
+    }
+
+    #[test]
+    fn timeline_points_count_errors_by_kind() {
+        let mut a = Aggregator::new(keys());
+        let mut r = IntervalRecorder::new();
+        for kind in [ErrorKind::Timeout, ErrorKind::Timeout, ErrorKind::Reset] {
+            r.record(
+                1,
+                &Outcome::Error {
+                    kind,
+                    bytes_out: 1,
+                    message: &"boom",
+                },
+            );
+        }
+        let mut s = Snapshot::new(0);
+        s.users = 1;
+        r.drain_into(&mut s);
+        a.ingest(&s);
+        let result = a.finish(meta(), 1.0);
+        let kinds = &result.timeline[0].errors_by_kind;
+        assert_eq!(kinds.get("timeout"), Some(&2));
+        assert_eq!(kinds.get("reset"), Some(&1));
+        assert_eq!(kinds.len(), 2);
+        assert!(
+            result.summary.latency_histogram.is_empty(),
+            "errors carry no latency"
+        );
     }
 
     #[test]

@@ -7,11 +7,18 @@
 //! controller side merges what the engine (or, later, many agents) sends.
 
 mod aggregate;
+mod iterations;
 mod outcome;
+mod phases;
 mod recorder;
 pub mod result;
+pub mod threshold;
+mod threshold_window;
 
 pub use aggregate::{Aggregator, LiveStats};
 pub use outcome::{CheckFailure, ErrorKind, Outcome};
-pub use recorder::{IntervalRecorder, RequestKey, Snapshot, StepId, StepStats, new_histogram};
+pub use phases::{PhaseStats, Timings};
+pub use recorder::{
+    IntervalRecorder, RequestKey, ScenarioCounts, Snapshot, StepId, StepStats, new_histogram,
+};
 pub use result::RunResult;

@@ -81,9 +81,16 @@ pub struct CheckFailure {
 pub enum Outcome<'a> {
     /// An HTTP response arrived. `failed_check` is set when an `expect` check failed, which makes the
     /// request a *failure*; its latency is still recorded.
+    ///
+    /// `latency_us` is the response time the user saw: in the open model it runs from when the
+    /// request *should* have been sent (the iteration's scheduled start for its first request),
+    /// so a slow target or an overloaded generator cannot hide queueing (coordinated omission).
+    /// `service_us` runs from when the request was actually sent. In the closed model both are
+    /// the same figure.
     Response {
         status: u16,
         latency_us: u64,
+        service_us: u64,
         bytes_in: u64,
         bytes_out: u64,
         failed_check: Option<&'a CheckFailure>,

@@ -6,6 +6,7 @@
 //! distributed run are exactly those of one machine that saw every request.
 
 use crate::outcome::{ErrorKind, Outcome};
+use crate::phases::{PhaseStats, Timings};
 use hdrhistogram::Histogram;
 
 /// Index of a request row (a distinct `(scenario, name, method)`) in the run's key table.
@@ -54,12 +55,19 @@ pub struct StepStats {
     pub error_samples: [Option<String>; ErrorKind::COUNT],
     pub bytes_in: u64,
     pub bytes_out: u64,
-    /// Response latency in microseconds (responses only, successes and failed checks alike).
+    /// Response latency in microseconds (responses only, successes and failed checks alike). In
+    /// the open model it is measured from when the request should have been sent (see
+    /// [`Outcome::Response`]).
     pub latency: Histogram<u64>,
+    /// Service time in microseconds: from the actual send to the end of the response.
+    pub service: Histogram<u64>,
     /// Responses by status code, sorted by code.
     pub status: Vec<(u16, u64)>,
     /// Failed checks by name.
     pub checks: Vec<CheckCount>,
+    /// Connect, TLS and time-to-first-byte histograms (responses only); `None` until a response
+    /// with timings is recorded.
+    pub phases: Option<Box<PhaseStats>>,
 }
 
 impl Default for StepStats {
@@ -72,8 +80,10 @@ impl Default for StepStats {
             bytes_in: 0,
             bytes_out: 0,
             latency: new_histogram(),
+            service: new_histogram(),
             status: Vec::new(),
             checks: Vec::new(),
+            phases: None,
         }
     }
 }
@@ -96,15 +106,15 @@ impl StepStats {
             Outcome::Response {
                 status,
                 latency_us,
+                service_us,
                 bytes_in,
                 bytes_out,
                 failed_check,
             } => {
                 self.bytes_in += bytes_in;
                 self.bytes_out += bytes_out;
-                self.latency
-                    .record(latency_us.clamp(1, MAX_LATENCY_US))
-                    .expect("auto-resizing histograms accept any clamped value");
+                record_clamped(&mut self.latency, latency_us);
+                record_clamped(&mut self.service, service_us);
                 add_status(&mut self.status, status, 1);
                 if let Some(failure) = failed_check {
                     self.failures += 1;
@@ -155,11 +165,19 @@ impl StepStats {
         self.latency
             .add(&other.latency)
             .expect("auto-resizing histograms always accept each other");
+        self.service
+            .add(&other.service)
+            .expect("auto-resizing histograms always accept each other");
         for &(code, n) in &other.status {
             add_status(&mut self.status, code, n);
         }
         for c in &other.checks {
             self.add_check(&c.check, c.count, || c.sample.clone());
+        }
+        if let Some(phases) = &other.phases {
+            self.phases
+                .get_or_insert_with(Default::default)
+                .merge(phases);
         }
     }
 
@@ -172,9 +190,26 @@ impl StepStats {
         self.bytes_in = 0;
         self.bytes_out = 0;
         self.latency.reset();
+        self.service.reset();
         self.status.clear();
         self.checks.clear();
+        if let Some(phases) = &mut self.phases {
+            phases.reset();
+        }
     }
+
+    /// Records the phase timings of one response.
+    pub fn record_timings(&mut self, timings: &Timings) {
+        self.phases
+            .get_or_insert_with(Default::default)
+            .record(timings);
+    }
+}
+
+/// Records a microsecond value, clamped to `[1, MAX_LATENCY_US]`.
+fn record_clamped(h: &mut Histogram<u64>, us: u64) {
+    h.record(us.clamp(1, MAX_LATENCY_US))
+        .expect("auto-resizing histograms accept any clamped value");
 }
 
 fn add_status(status: &mut Vec<(u16, u64)>, code: u16, n: u64) {
@@ -184,16 +219,102 @@ fn add_status(status: &mut Vec<(u16, u64)>, code: u16, n: u64) {
     }
 }
 
-/// Per-interval recorder: one [`StepStats`] per request row, created on first use.
-#[derive(Debug, Default)]
+/// Iteration counts of one scenario (by its index in the plan) over some span of time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScenarioCounts {
+    /// Iterations completed.
+    pub iterations: u64,
+    /// Open model: scheduled iterations that never started because no virtual user was free
+    /// and the pool was at `max_users`.
+    pub dropped: u64,
+    /// Iterations started but cut off by a stop (a ramp-down or the end whose `graceful_stop`
+    /// ran out, a limit, or Ctrl-C).
+    pub interrupted: u64,
+    /// Iterations that took longer than the scenario's `pacing` interval.
+    pub pacing_overruns: u64,
+}
+
+impl ScenarioCounts {
+    fn add(&mut self, other: &ScenarioCounts) {
+        self.iterations += other.iterations;
+        self.dropped += other.dropped;
+        self.interrupted += other.interrupted;
+        self.pacing_overruns += other.pacing_overruns;
+    }
+}
+
+/// Adds `from` into `into`, index by index, growing `into` as needed.
+pub(crate) fn add_scenario_counts(into: &mut Vec<ScenarioCounts>, from: &[ScenarioCounts]) {
+    if into.len() < from.len() {
+        into.resize(from.len(), ScenarioCounts::default());
+    }
+    for (a, b) in into.iter_mut().zip(from) {
+        a.add(b);
+    }
+}
+
+/// Per-interval recorder: one [`StepStats`] per request row, created on first use, plus
+/// iteration counts per scenario and the scheduler lag.
+#[derive(Debug)]
 pub struct IntervalRecorder {
     steps: Vec<Option<Box<StepStats>>>,
     iterations: u64,
+    scenarios: Vec<ScenarioCounts>,
+    /// How late open-model iterations started, in microseconds.
+    lag: Histogram<u64>,
+}
+
+impl Default for IntervalRecorder {
+    fn default() -> Self {
+        IntervalRecorder {
+            steps: Vec::new(),
+            iterations: 0,
+            scenarios: Vec::new(),
+            lag: new_histogram(),
+        }
+    }
 }
 
 impl IntervalRecorder {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    fn scenario(&mut self, scenario: u32) -> &mut ScenarioCounts {
+        let i = scenario as usize;
+        if self.scenarios.len() <= i {
+            self.scenarios.resize(i + 1, ScenarioCounts::default());
+        }
+        &mut self.scenarios[i]
+    }
+
+    /// Counts one completed iteration of `scenario` (also in the run's total).
+    pub fn record_scenario_iteration(&mut self, scenario: u32) {
+        self.iterations += 1;
+        self.scenario(scenario).iterations += 1;
+    }
+
+    /// Counts `n` open-model iterations of `scenario` that were due but could not start.
+    pub fn record_dropped(&mut self, scenario: u32, n: u64) {
+        self.scenario(scenario).dropped += n;
+    }
+
+    /// Counts one iteration of `scenario` cut off by a stop.
+    pub fn record_interrupted(&mut self, scenario: u32) {
+        self.scenario(scenario).interrupted += 1;
+    }
+
+    /// Counts one iteration of `scenario` that overran its pacing interval.
+    pub fn record_pacing_overrun(&mut self, scenario: u32) {
+        self.scenario(scenario).pacing_overruns += 1;
+    }
+
+    /// Records how late an open-model iteration started (scheduled → actually started).
+    pub fn record_lag(&mut self, lag_us: u64) {
+        // 0 is a valid lag; the histogram's lowest bucket holds it.
+        self.lag
+            .record(lag_us.min(MAX_LATENCY_US))
+            .expect("auto-resizing histograms accept any clamped value");
     }
 
     /// Records one request outcome for row `step`.
@@ -205,6 +326,17 @@ impl IntervalRecorder {
         self.steps[i]
             .get_or_insert_with(Default::default)
             .record(outcome);
+    }
+
+    /// Records the phase timings of a response already recorded for row `step`.
+    pub fn record_timings(&mut self, step: StepId, timings: &Timings) {
+        let i = step as usize;
+        if self.steps.len() <= i {
+            self.steps.resize_with(i + 1, || None);
+        }
+        self.steps[i]
+            .get_or_insert_with(Default::default)
+            .record_timings(timings);
     }
 
     /// Counts one completed scenario iteration.
@@ -222,12 +354,25 @@ impl IntervalRecorder {
         }
         snapshot.iterations += self.iterations;
         self.iterations = 0;
+        for c in &self.scenarios {
+            snapshot.dropped_iterations += c.dropped;
+            snapshot.interrupted_iterations += c.interrupted;
+        }
+        add_scenario_counts(&mut snapshot.scenarios, &self.scenarios);
+        self.scenarios.fill(ScenarioCounts::default());
+        if !self.lag.is_empty() {
+            snapshot
+                .scheduler_lag
+                .add(&self.lag)
+                .expect("auto-resizing histograms always accept each other");
+            self.lag.reset();
+        }
     }
 }
 
 /// What happened during one interval (one second) of a run, as sent from an agent (or the in-process
 /// engine) to the controller. Mergeable: two snapshots of the same second add up exactly.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Snapshot {
     /// Interval index: second `n` covers `[n, n+1)` seconds after the run's start.
     pub second: u32,
@@ -235,8 +380,31 @@ pub struct Snapshot {
     pub users: u32,
     /// Scenario iterations completed in the interval.
     pub iterations: u64,
+    /// Open-model iterations due in the interval that never started (no free virtual user).
+    pub dropped_iterations: u64,
+    /// Iterations cut off by a stop in the interval.
+    pub interrupted_iterations: u64,
+    /// Per scenario (by plan index; may be shorter than the plan when trailing ones are empty).
+    pub scenarios: Vec<ScenarioCounts>,
+    /// How late open-model iterations started, in microseconds (empty in the closed model).
+    pub scheduler_lag: Histogram<u64>,
     /// Non-empty rows only, sorted by id.
     pub steps: Vec<(StepId, StepStats)>,
+}
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        Snapshot {
+            second: 0,
+            users: 0,
+            iterations: 0,
+            dropped_iterations: 0,
+            interrupted_iterations: 0,
+            scenarios: Vec::new(),
+            scheduler_lag: new_histogram(),
+            steps: Vec::new(),
+        }
+    }
 }
 
 impl Snapshot {
@@ -263,6 +431,12 @@ impl Snapshot {
     pub fn merge(&mut self, other: &Snapshot) {
         self.users += other.users;
         self.iterations += other.iterations;
+        self.dropped_iterations += other.dropped_iterations;
+        self.interrupted_iterations += other.interrupted_iterations;
+        add_scenario_counts(&mut self.scenarios, &other.scenarios);
+        self.scheduler_lag
+            .add(&other.scheduler_lag)
+            .expect("auto-resizing histograms always accept each other");
         for (id, stats) in &other.steps {
             self.step_mut(*id).merge(stats);
         }
@@ -283,6 +457,7 @@ mod tests {
         Outcome::Response {
             status: 200,
             latency_us,
+            service_us: latency_us,
             bytes_in: 100,
             bytes_out: 10,
             failed_check: None,
@@ -337,6 +512,7 @@ mod tests {
             &Outcome::Response {
                 status: 500,
                 latency_us: 1000,
+                service_us: 900,
                 bytes_in: 5,
                 bytes_out: 5,
                 failed_check: Some(&failure),

@@ -30,6 +30,92 @@ pub struct RunResult {
     /// Pass/fail thresholds and their measured values, in the order they were declared.
     #[serde(default)]
     pub thresholds: Vec<ThresholdResult>,
+    /// The comparison with a baseline result (`run --baseline`), when one was given.
+    #[serde(default)]
+    pub baseline: Option<BaselineResult>,
+    /// Notable moments of the run (stage changes, aborts, agents joining), in time order. Reports
+    /// draw them as markers on the charts; nothing records events yet.
+    #[serde(default)]
+    pub events: Vec<RunEvent>,
+    /// Iteration counts per scenario, in scenario-file order.
+    #[serde(default)]
+    pub scenarios: Vec<ScenarioRow>,
+}
+
+/// Iterations of one scenario.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioRow {
+    pub name: String,
+    /// Completed iterations.
+    pub iterations: u64,
+    /// Open model: iterations due that never started because no virtual user was free and the
+    /// pool was at `max_users`. Never silently delayed: each is counted here.
+    #[serde(default)]
+    pub dropped_iterations: u64,
+    /// Iterations started but cut off by a stop (ramp-down or end past `graceful_stop`, a limit,
+    /// or Ctrl-C).
+    #[serde(default)]
+    pub interrupted_iterations: u64,
+    /// Iterations that took longer than the scenario's `pacing` interval.
+    #[serde(default)]
+    pub pacing_overruns: u64,
+}
+
+/// How late the open-model scheduler started iterations, in milliseconds.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LagMs {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// The outcome of `run --baseline FILE --max-regression N%`: which request rows got worse than
+/// the baseline by more than the bound. Only rows present in both results are compared.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineResult {
+    /// The baseline result file, as given on the command line.
+    pub file: String,
+    /// The allowed regression, in percent (e.g. `10.0`).
+    pub max_regression_pct: f64,
+    /// True when no compared row regressed beyond the bound.
+    pub passed: bool,
+    /// Request rows present in both results (and so compared).
+    pub compared_rows: u32,
+    /// Every regression beyond the bound; empty when `passed`.
+    pub regressions: Vec<Regression>,
+}
+
+/// One metric of one request row that regressed beyond the bound.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Regression {
+    pub scenario: String,
+    pub name: String,
+    pub method: String,
+    /// `latency.p95`, `latency.p99` or `error_rate`.
+    pub metric: String,
+    /// The baseline value (ms for latency, percent for the error rate).
+    pub baseline: f64,
+    /// The value in this run, in the same unit.
+    pub value: f64,
+    /// How much worse, in percent of the baseline (for the error rate, of the baseline rate but
+    /// at least 1 %, so a few errors against an error-free baseline are not an infinite change).
+    pub change_pct: f64,
+}
+
+/// A notable moment of the run, drawn as a marker on the report's charts.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RunEvent {
+    /// Seconds since the start.
+    pub second: f64,
+    /// A short machine-readable kind, e.g. `stage`, `threshold_abort`.
+    pub kind: String,
+    /// What happened, in words.
+    pub message: String,
 }
 
 /// One threshold as evaluated at the end of the run (or when it aborted the run).
@@ -127,6 +213,30 @@ pub struct Summary {
     pub latency_ms: LatencyMs,
     /// The request row with the highest mean latency, as `scenario / name`.
     pub slowest_request: Option<String>,
+    /// Distribution of all response latencies in log-spaced buckets (10 per decade), from the
+    /// first to the last non-empty bucket; for the report's histogram chart.
+    #[serde(default)]
+    pub latency_histogram: Vec<LatencyBucket>,
+    /// Open model: iterations due that never started (no free virtual user at `max_users`).
+    #[serde(default)]
+    pub dropped_iterations: u64,
+    /// Iterations cut off by a stop (ramp-down or end past `graceful_stop`, a limit, Ctrl-C).
+    #[serde(default)]
+    pub interrupted_iterations: u64,
+    /// Open model: how late iterations started after their scheduled instant. A large lag means
+    /// the load generator itself was overloaded. `None` when no open-model iteration ran.
+    #[serde(default)]
+    pub scheduler_lag_ms: Option<LagMs>,
+}
+
+/// Responses whose latency fell in `(previous bucket's le_ms, le_ms]` (the first bucket also
+/// holds everything faster).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyBucket {
+    /// Upper bound of the bucket, in milliseconds (inclusive).
+    pub le_ms: f64,
+    pub count: u64,
 }
 
 /// Stats for one request row.
@@ -144,10 +254,39 @@ pub struct RequestRow {
     pub bytes_received: u64,
     pub bytes_sent: u64,
     pub latency_ms: LatencyMs,
+    /// Service time: from the actual send of each request to the end of its response. Equal to
+    /// `latency_ms` in the closed model; in the open model `latency_ms` also counts the time a
+    /// request waited past its scheduled send (coordinated omission corrected).
+    #[serde(default)]
+    pub service_time_ms: LatencyMs,
     /// Responses by HTTP status code.
     pub status_codes: BTreeMap<String, u64>,
     /// Transport errors by kind.
     pub errors_by_kind: BTreeMap<String, u64>,
+    /// Connect, TLS handshake and time-to-first-byte figures of the responses.
+    #[serde(default)]
+    pub timings_ms: RequestTimingsMs,
+}
+
+/// Phases of the responses of one request row, in milliseconds. They are nested: each runs from
+/// the start of the request, like `latency_ms`, so `connect + tls <= ttfb <= latency` for every
+/// request. `connect` and `tls` only count requests that opened a connection (all zero when none
+/// did, e.g. every request reused a keep-alive connection, or for `tls` over plain HTTP).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RequestTimingsMs {
+    /// Name resolution + TCP connect of the connections a request opened.
+    #[serde(default)]
+    pub connect: LatencyMs,
+    /// TLS handshake of the connections a request opened.
+    #[serde(default)]
+    pub tls: LatencyMs,
+    /// Time to first byte: from the start of the request to its (final) response head.
+    #[serde(default)]
+    pub ttfb: LatencyMs,
+    /// How many requests opened a connection (the sample count of `connect`).
+    #[serde(default)]
+    pub connections_opened: u64,
 }
 
 /// Transport errors of one kind.
@@ -197,6 +336,12 @@ pub struct TimelinePoint {
     /// Active virtual users at the end of the second.
     pub users: u32,
     pub latency_ms: TimelineLatency,
+    /// Transport errors of this second by kind (kinds with none are left out).
+    #[serde(default)]
+    pub errors_by_kind: BTreeMap<String, u64>,
+    /// Open model: iterations due in this second that never started.
+    #[serde(default)]
+    pub dropped_iterations: u64,
 }
 
 impl RunResult {

@@ -37,6 +37,7 @@ fn an_aggregated_result_validates_against_the_schema() {
         &Outcome::Response {
             status: 200,
             latency_us: 1500,
+            service_us: 1200,
             bytes_in: 10,
             bytes_out: 10,
             failed_check: None,

@@ -49,6 +49,7 @@ pub fn terminal_summary(result: &RunResult) -> String {
         "  Errors:    {}  (no response)",
         format_count(s.errors)
     );
+    iteration_lines(&mut out, result);
     let _ = writeln!(
         out,
         "Data:        {} received, {} sent",
@@ -71,7 +72,40 @@ pub fn terminal_summary(result: &RunResult) -> String {
     let _ = writeln!(out);
     latency_table(&mut out, result);
     failures_and_errors(&mut out, result);
+    crate::thresholds::thresholds_section(&mut out, result);
     out
+}
+
+/// Dropped and interrupted iterations (only when there were some) and, in the open model, how
+/// late the scheduler started iterations: a large lag is the generator's overload, not the
+/// target's latency.
+fn iteration_lines(out: &mut String, result: &RunResult) {
+    let s = &result.summary;
+    if s.dropped_iterations > 0 || s.interrupted_iterations > 0 {
+        let _ = writeln!(
+            out,
+            "Iterations:  {} dropped (no free user), {} interrupted (stopped)",
+            format_count(s.dropped_iterations),
+            format_count(s.interrupted_iterations)
+        );
+        for r in result.scenarios.iter().filter(|r| r.dropped_iterations > 0) {
+            let _ = writeln!(
+                out,
+                "  {}: {} dropped",
+                fit(&r.name, 40).trim_end(),
+                format_count(r.dropped_iterations)
+            );
+        }
+    }
+    if let Some(lag) = &s.scheduler_lag_ms {
+        let _ = writeln!(
+            out,
+            "Sched. lag:  p50 {} ms, p99 {} ms, max {} ms (how late iterations started)",
+            format_ms(lag.p50),
+            format_ms(lag.p99),
+            format_ms(lag.max)
+        );
+    }
 }
 
 fn row_label(r: &RequestRow) -> String {
@@ -186,7 +220,7 @@ fn failures_and_errors(out: &mut String, result: &RunResult) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stampede_metrics::result::{CheckRow, ErrorRow, RunMeta, Summary};
+    use stampede_metrics::result::{CheckRow, ErrorRow, LagMs, RunMeta, ScenarioRow, Summary};
     use std::collections::BTreeMap;
 
     fn latency(base: f64) -> LatencyMs {
@@ -215,8 +249,10 @@ mod tests {
             bytes_received: requests * 100,
             bytes_sent: requests * 10,
             latency_ms: latency(base),
+            service_time_ms: latency(base),
             status_codes: BTreeMap::new(),
             errors_by_kind: BTreeMap::new(),
+            timings_ms: Default::default(),
         }
     }
 
@@ -245,6 +281,14 @@ mod tests {
                 max_users: 50,
                 latency_ms: latency(0.4),
                 slowest_request: Some("buyer / a very long request name that will not fit".into()),
+                latency_histogram: vec![],
+                dropped_iterations: 12,
+                interrupted_iterations: 3,
+                scheduler_lag_ms: Some(LagMs {
+                    p50: 0.4,
+                    p99: 2.1,
+                    max: 15.0,
+                }),
             },
             requests: vec![
                 row("buyer", "/login", "POST", 20, 3.0),
@@ -272,6 +316,15 @@ mod tests {
             }],
             timeline: vec![],
             thresholds: vec![],
+            baseline: None,
+            events: vec![],
+            scenarios: vec![ScenarioRow {
+                name: "buyer".into(),
+                iterations: 3000,
+                dropped_iterations: 12,
+                interrupted_iterations: 3,
+                pacing_overruns: 0,
+            }],
         }
     }
 
@@ -291,6 +344,9 @@ mod tests {
             "status in [200, 201] ×100 (e.g. got 500)",
             "connect_refused ×45",
             "Slowest:",
+            "12 dropped (no free user), 3 interrupted",
+            "buyer: 12 dropped",
+            "Sched. lag:  p50 0.40 ms, p99 2.10 ms, max 15.0 ms",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }

@@ -1,16 +1,24 @@
-//! The top level of a scenario file: `version`, `target`, `http`, `load`, `scenarios`, and the
-//! assembly of the [`Plan`].
+//! The top level of a scenario file: `version`, `target`, `http`, `load`, `scenarios`,
+//! `thresholds`, and the assembly of the [`Plan`].
 
 use crate::Overrides;
 use crate::decoder::{self, Ctx};
+use crate::load::Scope;
 use crate::plan::{HttpOptions, Plan, Target};
 use crate::rows::Rows;
 use crate::step::StepEnv;
 use crate::target::parse_target;
 use crate::yaml::{Node, Value};
-use crate::{http, load, profile, scenario};
+use crate::{assemble, http, load, profile, scenario, thresholds};
 
-const FIELDS: &[&str] = &["version", "target", "http", "load", "scenarios"];
+const FIELDS: &[&str] = &[
+    "version",
+    "target",
+    "http",
+    "load",
+    "scenarios",
+    "thresholds",
+];
 const VERSIONS: &[i64] = &[1];
 
 /// Decodes the whole file; `None` when any error was reported.
@@ -26,8 +34,14 @@ pub(crate) fn decode(ctx: &mut Ctx, root: &Node, overrides: &Overrides) -> Optio
         None => Some(HttpOptions::default()),
     };
     let load_hint = "e.g. `load: { users: 10, duration: 30s }`".to_owned();
-    let load_node = f.required(ctx, "load", Some(load_hint));
-    let load = load_node.and_then(|n| load::decode(ctx, n, "load"));
+    // With scenarios that have their own `load`, the top-level one is optional.
+    let level_optional = f.get("scenarios").is_some_and(scenario::any_own_load);
+    let load_node = match level_optional {
+        true => f.get("load"),
+        false => f.required(ctx, "load", Some(load_hint)),
+    };
+    let scope = Scope::TopLevel { level_optional };
+    let load = load_node.and_then(|n| load::decode(ctx, n, "load", scope));
     let env = StepEnv {
         base_path: target.as_ref().map_or("", |t| &t.base_path),
         default_headers: http.as_ref().map_or(&[], |h| &h.headers),
@@ -37,21 +51,35 @@ pub(crate) fn decode(ctx: &mut Ctx, root: &Node, overrides: &Overrides) -> Optio
     let scenarios_node = f.required(ctx, "scenarios", Some(scenarios_hint));
     let scenarios =
         scenarios_node.and_then(|n| scenario::decode_all(ctx, n, "scenarios", &env, &mut rows));
+    let rows = rows.into_keys();
+    let names = (scenarios.as_deref()).map(|s| thresholds::Names::new(s, &rows));
+    let thresholds = match f.get("thresholds") {
+        Some(n) => thresholds::decode(ctx, n, "thresholds", names.as_ref()),
+        None => Some(Vec::new()),
+    };
     if ctx.error_count() > 0 || !overrides_ok {
         return None;
     }
-    let (load_node, load, scenarios_node) = (load_node?, load?, scenarios_node?);
-    let load = profile::build(ctx, &load, overrides, load_node);
-    let scenarios = scenarios?;
-    if let Value::Seq(nodes) = &scenarios_node.value {
-        scenario::warn_idle(ctx, &scenarios, nodes, load.max_users());
+    let (scenarios_node, mut scenarios) = (scenarios_node?, scenarios?);
+    let nodes: &[Node] = match &scenarios_node.value {
+        Value::Seq(nodes) => nodes,
+        _ => &[],
+    };
+    let section = load.as_ref().zip(load_node);
+    let load = assemble::top_level(ctx, section, &mut scenarios, nodes, overrides)?;
+    scenario::warn_idle(ctx, &scenarios, nodes, load.max_users());
+    let thresholds = thresholds?;
+    if let Some(Value::Seq(nodes)) = f.get("thresholds").map(|n| &n.value) {
+        let planned = assemble::run_duration(&load, &scenarios);
+        thresholds::warn_timing(ctx, &thresholds, nodes, planned);
     }
     Some(Plan {
         target: target?,
         load,
         scenarios,
         http: http?,
-        rows: rows.into_keys(),
+        rows,
+        thresholds,
     })
 }
 

@@ -8,20 +8,24 @@
 //! assert_eq!(loaded.plan.load.max_users(), 5);
 //! ```
 
+mod assemble;
 mod body;
 mod decoder;
 mod diagnostic;
 mod document;
 mod http;
 mod load;
+mod pause;
 pub mod plan;
 mod profile;
 mod render;
 mod rows;
 mod scenario;
+mod size;
 mod step;
 mod suggest;
 mod target;
+mod thresholds;
 mod units;
 mod yaml;
 
@@ -30,6 +34,7 @@ use std::time::Duration;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use plan::*;
+pub use thresholds::parse_threshold_flags;
 pub use units::{parse_duration, parse_rate};
 
 /// Command-line values that replace parts of the file.
@@ -43,6 +48,10 @@ pub struct Overrides {
     pub duration: Option<Duration>,
     /// `--target`: replaces the file's `target`.
     pub target: Option<String>,
+    /// `--iterations`: iterations started in the whole run, shared by every user.
+    pub iterations: Option<u64>,
+    /// `--max-requests`: requests sent in the whole run.
+    pub max_requests: Option<u64>,
 }
 
 /// A valid plan, and the warnings found on the way.
@@ -56,7 +65,12 @@ pub struct Loaded {
 pub fn load_file(path: &Path, overrides: &Overrides) -> Result<Loaded, Diagnostics> {
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {
-        Ok(source) => load_str(&source, &file, overrides),
+        Ok(source) => load_str(&source, &file, overrides).map(|mut loaded| {
+            // Files the scenario names are found next to it, wherever it is run from.
+            let dir = path.parent().unwrap_or(Path::new(""));
+            loaded.plan.http.resolve_paths(dir);
+            loaded
+        }),
         Err(e) => Err(Diagnostics {
             file,
             source: String::new(),

@@ -6,6 +6,14 @@
 
 use std::time::Duration;
 
+mod load_model;
+mod think;
+mod threshold;
+
+pub use load_model::*;
+pub use think::*;
+pub use threshold::*;
+
 /// A validated scenario file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
@@ -17,6 +25,8 @@ pub struct Plan {
     pub http: HttpOptions,
     /// The request-row table: one entry per distinct (scenario, step name, method).
     pub rows: Vec<RowKey>,
+    /// Pass/fail criteria: the file's `thresholds`, then any given with `--threshold`.
+    pub thresholds: Vec<Threshold>,
 }
 
 /// Identity of a request row; stats are grouped by it.
@@ -66,54 +76,6 @@ impl std::fmt::Display for Target {
     }
 }
 
-/// The closed-model load profile: the number of active virtual users over time.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Load {
-    /// Consecutive stages; the user count moves linearly from the previous stage's target (0 at the
-    /// start) to each stage's `users` over its `duration`.
-    pub stages: Vec<Stage>,
-    /// When true (the default), each virtual user starts its first iteration after a random offset
-    /// within its scenario's think time, so users do not march in step.
-    pub jitter_start: bool,
-    /// How the profile was written, for reports (e.g. `50 users, spawn 10/s, 30s`).
-    pub description: String,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Stage {
-    pub duration: Duration,
-    pub users: u32,
-}
-
-impl Load {
-    /// Total planned duration.
-    pub fn duration(&self) -> Duration {
-        self.stages.iter().map(|s| s.duration).sum()
-    }
-
-    /// Highest user count of the profile.
-    pub fn max_users(&self) -> u32 {
-        self.stages.iter().map(|s| s.users).max().unwrap_or(0)
-    }
-
-    /// Target number of active users `t` after the start (rounded down), following linear ramps.
-    pub fn users_at(&self, t: Duration) -> u32 {
-        let mut from = 0u32;
-        let mut start = Duration::ZERO;
-        for stage in &self.stages {
-            let end = start + stage.duration;
-            if t < end {
-                let frac = (t - start).as_secs_f64() / stage.duration.as_secs_f64();
-                let users = from as f64 + (stage.users as f64 - from as f64) * frac;
-                return users.floor().max(0.0) as u32;
-            }
-            from = stage.users;
-            start = end;
-        }
-        from
-    }
-}
-
 /// One user flow with its share of the users.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scenario {
@@ -126,30 +88,15 @@ pub struct Scenario {
     pub on_start: Vec<Step>,
     /// One iteration.
     pub steps: Vec<Step>,
-}
-
-/// A pause between steps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum ThinkTime {
-    #[default]
-    None,
-    Constant(Duration),
-    /// Uniformly distributed in `[min, max]`.
-    Uniform {
-        min: Duration,
-        max: Duration,
-    },
-}
-
-impl ThinkTime {
-    /// Upper bound of the pause.
-    pub fn max(&self) -> Duration {
-        match *self {
-            ThinkTime::None => Duration::ZERO,
-            ThinkTime::Constant(d) => d,
-            ThinkTime::Uniform { max, .. } => max,
-        }
-    }
+    /// The scenario's own load; `None` takes its weighted share of the plan's load.
+    pub load: Option<Load>,
+    /// Delay from the start of the run to the start of this scenario's own load.
+    pub start: Duration,
+    /// Closed model: fixed interval between the starts of a user's iterations (the think time
+    /// after the last step is replaced by the rest of the interval).
+    pub pacing: Option<Duration>,
+    /// Drawn once per virtual user; multiplies all its think times.
+    pub pace_factor: Option<Distribution>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -220,6 +167,17 @@ pub struct HttpOptions {
     /// Per-VU cookie jar.
     pub cookies: bool,
     pub headers: Vec<(String, String)>,
+    /// Which HTTP version to speak.
+    pub version: HttpVersion,
+    /// Who owns connections and how long they live.
+    pub connections: ConnectionPolicy,
+    /// Bytes of a response body kept in memory for checks that read it; the rest is counted and
+    /// discarded as it arrives, so a huge response cannot exhaust the generator's memory.
+    pub max_body: u64,
+    /// PEM file of extra CA certificates to trust (on top of the built-in web roots), e.g. for a
+    /// staging server with an internal CA. Relative paths are resolved against the scenario
+    /// file's directory by `load_file`.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for HttpOptions {
@@ -231,6 +189,55 @@ impl Default for HttpOptions {
             max_redirects: 10,
             cookies: true,
             headers: Vec::new(),
+            version: HttpVersion::Auto,
+            connections: ConnectionPolicy::PerUser,
+            max_body: DEFAULT_MAX_BODY,
+            ca_file: None,
+        }
+    }
+}
+
+/// Default [`HttpOptions::max_body`]: 10 MB.
+pub const DEFAULT_MAX_BODY: u64 = 10_000_000;
+
+/// Default connections per origin of a [`ConnectionPolicy::Shared`] pool. A fixed number rather
+/// than one derived from the generator's CPUs, so a scenario behaves the same on every machine.
+pub const DEFAULT_POOL_SIZE: u32 = 100;
+
+/// The HTTP version the engine speaks (`http_version`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum HttpVersion {
+    /// HTTP/1.1 only (ALPN `http/1.1` over TLS).
+    Http1,
+    /// HTTP/2 only: ALPN `h2` over TLS (a server that does not agree is a TLS error), and
+    /// cleartext HTTP/2 with prior knowledge (h2c) over `http`.
+    Http2,
+    /// ALPN offers `h2` and `http/1.1` over TLS and the server picks; HTTP/1.1 over `http`.
+    #[default]
+    Auto,
+}
+
+/// Who owns connections (`connections`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ConnectionPolicy {
+    /// Each virtual user keeps its own keep-alive connection per origin, like a browser.
+    #[default]
+    PerUser,
+    /// Like `PerUser`, but a virtual user closes its connections when an iteration ends, so every
+    /// iteration opens new ones (a new visitor each time).
+    PerIteration,
+    /// One pool per origin for the whole generator, at most `pool_size` connections; a virtual
+    /// user borrows a connection for each request (like a service behind a connection pool).
+    Shared { pool_size: u32 },
+}
+
+impl HttpOptions {
+    /// Resolves a relative `ca_file` against `dir` (the scenario file's directory).
+    pub fn resolve_paths(&mut self, dir: &std::path::Path) {
+        if let Some(file) = &self.ca_file
+            && file.is_relative()
+        {
+            self.ca_file = Some(dir.join(file));
         }
     }
 }
@@ -299,8 +306,7 @@ mod tests {
                     users: 0,
                 },
             ],
-            jitter_start: true,
-            description: String::new(),
+            ..Load::default()
         };
         assert_eq!(load.users_at(Duration::ZERO), 0);
         assert_eq!(load.users_at(Duration::from_secs(5)), 50);

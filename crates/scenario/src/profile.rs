@@ -1,15 +1,17 @@
-//! Normalising the load (flat or stages, plus command-line overrides) into [`Load::stages`].
+//! Normalising one `load` section (closed flat, stages or waves; open rate or rate stages; plus
+//! command-line overrides) into a [`Load`].
 
 use std::time::Duration;
 
 use crate::Overrides;
 use crate::decoder::Ctx;
-use crate::load::{LoadSection, Shape};
-use crate::plan::{Load, Stage};
+use crate::load::{LoadSection, Pool, Shape};
+use crate::plan::{Arrival, Load, RateStage, Stage};
 use crate::units::{format_duration, format_rate};
 use crate::yaml::Node;
 
-/// Reports invalid `--users`, `--spawn-rate` and `--duration` values; true when all are valid.
+/// Reports invalid `--users`, `--spawn-rate`, `--duration`, `--iterations` and `--max-requests`
+/// values; true when all are valid.
 pub(crate) fn check_overrides(ctx: &mut Ctx, o: &Overrides) -> bool {
     let before = ctx.error_count();
     if o.users == Some(0) {
@@ -29,17 +31,55 @@ pub(crate) fn check_overrides(ctx: &mut Ctx, o: &Overrides) -> bool {
     if o.duration.is_some_and(|d| d.is_zero()) {
         ctx.error(None, "--duration", "must be longer than 0s".into(), None);
     }
+    if o.iterations == Some(0) {
+        ctx.error(None, "--iterations", "must be at least 1".into(), None);
+    }
+    if o.max_requests == Some(0) {
+        ctx.error(None, "--max-requests", "must be at least 1".into(), None);
+    }
     ctx.error_count() == before
 }
 
-/// The effective load: the file's, changed by the overrides (assumed valid).
+/// The effective load of a section, changed by the overrides (assumed valid). Pass
+/// `Overrides::default()` for a scenario's own load (the command line changes only the top-level
+/// load; `--duration` is applied to scenario loads by `assemble`).
 ///
-/// `--users` or `--spawn-rate` make the load flat (missing values taken from the file: for
-/// stages, their highest user count and total duration); `--duration` alone cuts stages at that
-/// time (or holds the last level longer). Warns (at `at`) when the ramp-up cannot finish.
+/// `--users` or `--spawn-rate` make a closed load flat (missing values taken from the file: for
+/// stages, their highest user count and total duration); on an open-model load they are an
+/// error. `--duration` alone cuts stages at that time (or holds the last level longer). Warns
+/// (at `at`) when the ramp-up cannot finish.
 pub(crate) fn build(ctx: &mut Ctx, section: &LoadSection, o: &Overrides, at: &Node) -> Load {
+    let mut limits = section.limits;
+    if let Some(n) = o.iterations {
+        limits.iterations = Some(n);
+        limits.iterations_per_user = None;
+    }
+    if o.max_requests.is_some() {
+        limits.max_requests = o.max_requests;
+    }
+    let base = Load {
+        jitter_start: section.jitter_start.unwrap_or(true),
+        graceful_stop: section.graceful_stop,
+        limits,
+        ..Load::default()
+    };
+    if section.shape.is_open() {
+        for (set, flag) in [
+            (o.users.is_some(), "--users"),
+            (o.spawn_rate.is_some(), "--spawn-rate"),
+        ] {
+            if set {
+                let message = "sets a number of users, but this load is an arrival rate \
+                               (the open model)"
+                    .to_owned();
+                let hint = "change `arrival_rate` in the file, or use --duration".to_owned();
+                ctx.error(None, flag, message, Some(hint));
+            }
+        }
+        return open(section, o, base);
+    }
     let shape = apply_overrides(&section.shape, o);
-    let (stages, description) = match shape {
+    let (stages, description, jitter_start) = match shape {
         Shape::Flat {
             users,
             spawn_rate,
@@ -59,17 +99,153 @@ pub(crate) fn build(ctx: &mut Ctx, section: &LoadSection, o: &Overrides, at: &No
                 let hint = "raise `spawn_rate` or `duration`, or lower `users`";
                 ctx.warning(Some(at), "load", message, Some(hint.into()));
             }
-            (stages, describe_flat(users, spawn_rate, duration))
+            let description = describe_flat(users, spawn_rate, duration);
+            (stages, description, base.jitter_start)
         }
         Shape::Stages(stages) => {
             let description = describe_stages(&stages);
-            (stages, description)
+            (stages, description, base.jitter_start)
+        }
+        Shape::Waves {
+            users: n,
+            every,
+            count,
+            duration,
+        } => {
+            let total = duration.unwrap_or(every * count);
+            let stages = cut(&waves(n, every, count), total);
+            let description = format!(
+                "{count} waves of {} every {}, {}",
+                users(n),
+                format_duration(every),
+                format_duration(total)
+            );
+            // Lock-step: a wave's users start together.
+            (stages, description, false)
+        }
+        Shape::Rate { .. } | Shape::RateStages(_) | Shape::Unset => {
+            (Vec::new(), String::new(), true)
         }
     };
     Load {
         stages,
-        jitter_start: section.jitter_start,
+        jitter_start,
         description,
+        ..base
+    }
+}
+
+/// The open model: rate stages, cut by `--duration`, with the pool's defaults filled in.
+fn open(section: &LoadSection, o: &Overrides, base: Load) -> Load {
+    let mut stages = match &section.shape {
+        Shape::Rate { rate, duration } => vec![
+            RateStage {
+                duration: Duration::ZERO,
+                rate: *rate,
+            },
+            RateStage {
+                duration: *duration,
+                rate: *rate,
+            },
+        ],
+        Shape::RateStages(stages) => stages.clone(),
+        _ => Vec::new(),
+    };
+    if let Some(limit) = o.duration {
+        stages = cut_rates(&stages, limit);
+    }
+    let pool = section.pool.clone().unwrap_or(Pool {
+        max_users: 1,
+        pre_allocated_users: None,
+        arrivals: Default::default(),
+    });
+    let mut arrival = Arrival {
+        stages,
+        pre_allocated_users: 0,
+        max_users: pool.max_users,
+        arrivals: pool.arrivals,
+    };
+    let one_second = arrival.peak_rate().ceil().max(1.0);
+    arrival.pre_allocated_users = pool
+        .pre_allocated_users
+        .unwrap_or_else(|| (one_second.min(f64::from(pool.max_users))) as u32);
+    let duration = format_duration(arrival.duration());
+    let description = match &section.shape {
+        Shape::Rate { rate, .. } => format!(
+            "{} arrivals, {duration}, max {}",
+            format_rate(*rate),
+            users(pool.max_users)
+        ),
+        _ => format!(
+            "{} rate stages, peak {}, {duration}, max {}",
+            arrival.stages.len(),
+            format_rate(arrival.peak_rate()),
+            users(pool.max_users)
+        ),
+    };
+    Load {
+        arrival: Some(arrival),
+        description,
+        jitter_start: false,
+        ..base
+    }
+}
+
+/// `count` waves of `n` users, one every `every`, each a step (a `0s` stage) then a hold.
+pub(crate) fn waves(n: u32, every: Duration, count: u32) -> Vec<Stage> {
+    (1..=count)
+        .flat_map(|i| {
+            let level = n.saturating_mul(i);
+            [
+                Stage {
+                    duration: Duration::ZERO,
+                    users: level,
+                },
+                Stage {
+                    duration: every,
+                    users: level,
+                },
+            ]
+        })
+        .collect()
+}
+
+/// Cuts rate stages at `limit` (interpolating the stage in progress), or holds the last rate
+/// until `limit`.
+pub(crate) fn cut_rates(stages: &[RateStage], limit: Duration) -> Vec<RateStage> {
+    let mut out = Vec::with_capacity(stages.len() + 1);
+    let mut left = limit;
+    let mut level = 0.0;
+    for stage in stages {
+        if stage.duration <= left {
+            out.push(*stage);
+            left -= stage.duration;
+            level = stage.rate;
+            continue;
+        }
+        if !left.is_zero() {
+            let frac = left.as_secs_f64() / stage.duration.as_secs_f64();
+            out.push(RateStage {
+                duration: left,
+                rate: level + (stage.rate - level) * frac,
+            });
+        }
+        return out;
+    }
+    if !left.is_zero() {
+        out.push(RateStage {
+            duration: left,
+            rate: level,
+        });
+    }
+    out
+}
+
+/// Cuts a whole load (closed or open) at `limit`, for `--duration` on a scenario's own load.
+pub(crate) fn cut_load(load: &mut Load, limit: Duration) {
+    match &mut load.arrival {
+        Some(arrival) => arrival.stages = cut_rates(&arrival.stages, limit),
+        None => load.stages = cut(&load.stages, limit),
     }
 }
 
@@ -84,6 +260,19 @@ fn apply_overrides(shape: &Shape, o: &Overrides) -> Shape {
             let max = stages.iter().map(|s| s.users).max().unwrap_or(0);
             (max, None, stages.iter().map(|s| s.duration).sum())
         }
+        Shape::Waves {
+            users,
+            every,
+            count,
+            duration,
+        } => (
+            users.saturating_mul(*count),
+            None,
+            duration.unwrap_or(*every * *count),
+        ),
+        // Not changed here: open loads are built by `open`, and a load without a level has no
+        // users to override (reported by `assemble`).
+        Shape::Rate { .. } | Shape::RateStages(_) | Shape::Unset => return shape.clone(),
     };
     if o.users.is_some() || o.spawn_rate.is_some() {
         return Shape::Flat {
@@ -99,7 +288,21 @@ fn apply_overrides(shape: &Shape, o: &Overrides) -> Shape {
             duration,
         },
         (Shape::Stages(stages), Some(duration)) => Shape::Stages(cut(stages, duration)),
-        (shape, None) => shape.clone(),
+        (
+            Shape::Waves {
+                users,
+                every,
+                count,
+                ..
+            },
+            Some(duration),
+        ) => Shape::Waves {
+            users: *users,
+            every: *every,
+            count: *count,
+            duration: Some(duration),
+        },
+        (shape, _) => shape.clone(),
     }
 }
 
@@ -205,141 +408,4 @@ fn describe_stages(stages: &[Stage]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::yaml::{Scalar, Value};
-
-    fn secs(n: u64) -> Duration {
-        Duration::from_secs(n)
-    }
-
-    fn stage(s: u64, users: u32) -> Stage {
-        Stage {
-            duration: secs(s),
-            users,
-        }
-    }
-
-    fn load(shape: Shape, o: &Overrides) -> (Load, usize) {
-        let at = Node {
-            value: Value::Scalar(Scalar::Null, String::new()),
-            line: 1,
-            col: 1,
-        };
-        let mut ctx = Ctx::default();
-        let section = LoadSection {
-            shape,
-            jitter_start: true,
-        };
-        let load = build(&mut ctx, &section, o, &at);
-        (load, ctx.into_items().len())
-    }
-
-    fn flat_shape(users: u32, spawn_rate: Option<f64>, duration: u64) -> Shape {
-        Shape::Flat {
-            users,
-            spawn_rate,
-            duration: secs(duration),
-        }
-    }
-
-    #[test]
-    fn flat_with_spawn_rate_ramps_then_holds() {
-        let (l, warnings) = load(flat_shape(50, Some(10.0), 30), &Overrides::default());
-        assert_eq!(l.stages, [stage(5, 50), stage(25, 50)]);
-        assert_eq!(l.description, "50 users, spawn 10/s, 30s");
-        assert_eq!(warnings, 0);
-        assert_eq!(l.users_at(Duration::from_millis(2500)), 25);
-        assert_eq!(l.users_at(secs(5)), 50);
-        assert_eq!(l.duration(), secs(30));
-    }
-
-    #[test]
-    fn flat_ramp_longer_than_duration_is_truncated() {
-        let (l, warnings) = load(flat_shape(500, Some(10.0), 30), &Overrides::default());
-        assert_eq!(l.stages, [stage(30, 300)]);
-        assert_eq!(warnings, 1);
-        assert_eq!(flat(3, Some(0.1), secs(30)), [stage(30, 3)]);
-        assert_eq!(flat(10, Some(1.0), secs(10)), [stage(10, 10)]);
-        assert_eq!(flat(10, Some(1e-300), secs(10)), [stage(10, 0)]);
-    }
-
-    #[test]
-    fn flat_without_spawn_rate_starts_everyone_at_once() {
-        let (l, _) = load(flat_shape(50, None, 30), &Overrides::default());
-        assert_eq!(l.stages, [stage(0, 50), stage(30, 50)]);
-        assert_eq!(l.description, "50 users, 30s");
-        assert_eq!(l.users_at(Duration::ZERO), 50);
-        assert_eq!(l.users_at(secs(29)), 50);
-        assert_eq!(l.duration(), secs(30));
-    }
-
-    #[test]
-    fn stages_are_kept_and_described() {
-        let stages = vec![stage(30, 100), stage(60, 100), stage(10, 0)];
-        let (l, _) = load(Shape::Stages(stages.clone()), &Overrides::default());
-        assert_eq!(l.stages, stages);
-        assert_eq!(l.description, "3 stages, max 100 users, 1m40s");
-    }
-
-    #[test]
-    fn users_or_spawn_rate_override_makes_the_load_flat() {
-        let stages = Shape::Stages(vec![stage(30, 100), stage(60, 100), stage(10, 0)]);
-        let o = Overrides {
-            users: Some(20),
-            ..Overrides::default()
-        };
-        let (l, _) = load(stages.clone(), &o);
-        assert_eq!(l.stages, [stage(0, 20), stage(100, 20)]);
-        let o = Overrides {
-            spawn_rate: Some(10.0),
-            duration: Some(secs(20)),
-            ..Overrides::default()
-        };
-        let (l, _) = load(stages, &o);
-        assert_eq!(l.stages, [stage(10, 100), stage(10, 100)]);
-        assert_eq!(l.description, "100 users, spawn 10/s, 20s");
-
-        let o = Overrides {
-            users: Some(10),
-            ..Overrides::default()
-        };
-        let (l, _) = load(flat_shape(50, Some(5.0), 30), &o);
-        assert_eq!(l.stages, [stage(2, 10), stage(28, 10)]);
-    }
-
-    #[test]
-    fn duration_override_cuts_or_extends_stages() {
-        let stages = vec![stage(30, 100), stage(60, 100), stage(10, 0)];
-        let o = |s| Overrides {
-            duration: Some(secs(s)),
-            ..Overrides::default()
-        };
-        let (l, _) = load(Shape::Stages(stages.clone()), &o(15));
-        assert_eq!(l.stages, [stage(15, 50)]);
-        let (l, _) = load(Shape::Stages(stages.clone()), &o(95));
-        assert_eq!(l.stages, [stage(30, 100), stage(60, 100), stage(5, 50)]);
-        let (l, _) = load(Shape::Stages(stages.clone()), &o(90));
-        assert_eq!(l.stages, [stage(30, 100), stage(60, 100)]);
-        let (l, _) = load(Shape::Stages(vec![stage(10, 5)]), &o(25));
-        assert_eq!(l.stages, [stage(10, 5), stage(15, 5)]);
-        assert_eq!(l.description, "2 stages, max 5 users, 25s");
-        let (l, _) = load(flat_shape(5, None, 30), &o(60));
-        assert_eq!(l.stages, [stage(0, 5), stage(60, 5)]);
-    }
-
-    #[test]
-    fn invalid_overrides_are_reported_by_option_name() {
-        let mut ctx = Ctx::default();
-        let o = Overrides {
-            users: Some(0),
-            spawn_rate: Some(f64::NAN),
-            duration: Some(Duration::ZERO),
-            target: None,
-        };
-        assert!(!check_overrides(&mut ctx, &o));
-        let paths: Vec<String> = ctx.into_items().into_iter().map(|d| d.path).collect();
-        assert_eq!(paths, ["--users", "--spawn-rate", "--duration"]);
-        assert!(check_overrides(&mut Ctx::default(), &Overrides::default()));
-    }
-}
+mod tests;

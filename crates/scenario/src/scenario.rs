@@ -3,12 +3,38 @@
 use std::collections::HashMap;
 
 use crate::decoder::{self, Ctx, item};
+use crate::load::{self, Scope};
 use crate::plan::{Scenario, Step, ThinkTime, split_by_weight};
 use crate::rows::Rows;
 use crate::step::{self, StepEnv, non_empty_string};
-use crate::yaml::Node;
+use crate::yaml::{Node, Value};
+use crate::{Overrides, pause, profile};
 
-const FIELDS: &[&str] = &["name", "weight", "think_time", "on_start", "steps"];
+const FIELDS: &[&str] = &[
+    "name",
+    "weight",
+    "think_time",
+    "on_start",
+    "steps",
+    "load",
+    "start",
+    "pacing",
+    "pace_factor",
+];
+
+/// True when some scenario of the `scenarios` list has its own `load` (then the top-level
+/// `load` may omit the level). Looks at keys only; values are checked when decoded.
+pub(crate) fn any_own_load(node: &Node) -> bool {
+    let Value::Seq(items) = &node.value else {
+        return false;
+    };
+    items.iter().any(|item| match &item.value {
+        Value::Map(pairs) => pairs
+            .iter()
+            .any(|(k, _)| matches!(&k.value, Value::Scalar(_, t) if t == "load")),
+        _ => false,
+    })
+}
 
 /// Decodes every scenario; `None` if any is invalid (all problems reported). All weights being
 /// zero is an error even when other fields of the scenarios are wrong.
@@ -35,7 +61,7 @@ pub(crate) fn decode_all(
         scenarios.extend(decoded);
         weights.push(weight);
     }
-    if weights.iter().all(|w| *w == Some(0)) {
+    if weights.iter().all(|w| *w == Some(0)) && !any_own_load(node) {
         let message = "every scenario has weight 0, so no user would run".to_owned();
         let hint = "give at least one scenario a weight above 0".to_owned();
         ctx.error(Some(node), path, message, Some(hint));
@@ -77,6 +103,26 @@ fn decode_one(
         Some(n) => step::think_time(ctx, n, &f.path("think_time")),
         None => Some(ThinkTime::None),
     };
+    let own_load = f.get("load").and_then(|n| {
+        let section = load::decode(ctx, n, &f.path("load"), Scope::Scenario)?;
+        Some(profile::build(ctx, &section, &Overrides::default(), n))
+    });
+    let start = match f.get("start") {
+        Some(n) if f.get("load").is_none() => {
+            let message = "`start` applies to a scenario with its own `load`".to_owned();
+            let hint = "add a `load` to this scenario, or remove `start`".to_owned();
+            ctx.error(Some(n), &f.path("start"), message, Some(hint));
+            None
+        }
+        Some(n) => decoder::duration(ctx, n, &f.path("start")),
+        None => Some(std::time::Duration::ZERO),
+    };
+    let pacing = f
+        .get("pacing")
+        .map(|n| decoder::positive_duration(ctx, n, &f.path("pacing")));
+    let pace_factor = f
+        .get("pace_factor")
+        .map(|n| pause::pace_factor(ctx, n, &f.path("pace_factor")));
     // Rows are keyed by name; a missing name is already an error, so "" never reaches a plan.
     let row_name = name.as_deref().unwrap_or_default();
     let on_start = match f.get("on_start") {
@@ -101,6 +147,10 @@ fn decode_one(
                 think_time,
                 on_start,
                 steps,
+                load: own_load,
+                start: start.unwrap_or_default(),
+                pacing: pacing.flatten(),
+                pace_factor: pace_factor.flatten(),
             })
         }
         _ => None,
@@ -131,10 +181,18 @@ fn steps(
 
 /// Warns about scenarios that never get a user: weight 0, or a share that rounds to zero at the
 /// highest user count. `nodes` are the scenario nodes, in order.
+///
+/// Scenarios with their own `load` are not part of the split and are skipped.
 pub(crate) fn warn_idle(ctx: &mut Ctx, scenarios: &[Scenario], nodes: &[Node], max_users: u32) {
-    let weights: Vec<u32> = scenarios.iter().map(|s| s.weight).collect();
+    let weights: Vec<u32> = scenarios
+        .iter()
+        .map(|s| if s.load.is_some() { 0 } else { s.weight })
+        .collect();
     let shares = split_by_weight(max_users, &weights);
     for (i, (scenario, share)) in scenarios.iter().zip(shares).enumerate() {
+        if scenario.load.is_some() {
+            continue;
+        }
         let path = format!("scenarios[{i}]");
         let at = nodes.get(i);
         if scenario.weight == 0 {

@@ -3,7 +3,7 @@
 use crate::body::{self, BODY_FIELDS};
 use crate::decoder::{self, Ctx, item};
 use crate::http;
-use crate::plan::{Expect, Method, Step, ThinkTime};
+use crate::plan::{Expect, Method, Step};
 use crate::rows::Rows;
 use crate::suggest::one_of;
 use crate::target::resolve_step;
@@ -198,34 +198,5 @@ fn status_code(ctx: &mut Ctx, node: &Node, path: &str) -> Option<u16> {
     u16::try_from(code).ok()
 }
 
-/// A think time: a duration (`2s`; `0s` means none) or a uniform range `{ min: 1s, max: 3s }`.
-pub(crate) fn think_time(ctx: &mut Ctx, node: &Node, path: &str) -> Option<ThinkTime> {
-    if !matches!(node.value, Value::Map(_)) {
-        let d = decoder::duration(ctx, node, path)?;
-        return Some(match d.is_zero() {
-            true => ThinkTime::None,
-            false => ThinkTime::Constant(d),
-        });
-    }
-    let f = decoder::fields(ctx, node, path, &["min", "max"])?;
-    let min = f
-        .required(ctx, "min", None)
-        .and_then(|n| decoder::duration(ctx, n, &f.path("min")));
-    let max = f
-        .required(ctx, "max", None)
-        .and_then(|n| decoder::duration(ctx, n, &f.path("max")));
-    let (min, max) = (min?, max?);
-    if min > max {
-        let message = format!(
-            "`min` ({}) is greater than `max` ({})",
-            crate::units::format_duration(min),
-            crate::units::format_duration(max)
-        );
-        ctx.error(Some(node), path, message, None);
-        return None;
-    }
-    Some(match max.is_zero() {
-        true => ThinkTime::None,
-        false => ThinkTime::Uniform { min, max },
-    })
-}
+/// Think times are decoded with the other pauses.
+pub(crate) use crate::pause::think_time;

@@ -188,6 +188,7 @@ fn overrides_replace_target_and_load() {
         spawn_rate: None,
         duration: Some(secs(20)),
         target: Some("https://[::1]:8443/v2/".into()),
+        ..Overrides::default()
     };
     let plan = load_str(&source, "stages.yaml", &o).unwrap().plan;
     assert_eq!(plan.target.origin(), "https://[::1]:8443");

@@ -24,14 +24,22 @@
 //! | `/redirect/{n}` | `302` to `/redirect/{n-1}`; `/redirect/0` is `200 ok` |
 //! | `/redirect-to?url={url}` | `302` to `url`, taken verbatim (not percent-decoded) |
 //! | `/bytes/{n}` | `200` with a body of exactly `n` bytes (capped at 64 MiB) |
+//! | `/stream/{n}` | `200` with a body of exactly `n` bytes (no cap), generated lazily in 64 KiB chunks as the client reads, so the server holds no more than one chunk |
+//! | `/stall` | `200` head and one body byte, then nothing more: the body never ends |
 //! | anything else | `200 ok` |
+//!
+//! # Protocols
+//!
+//! [`TestTarget::start`] speaks HTTP/1.1; [`TestTarget::start_h2c`] cleartext HTTP/2 with prior
+//! knowledge; [`TestTarget::start_tls`] TLS with a given server configuration, where ALPN picks
+//! HTTP/2 (`h2`) or HTTP/1.1. [`TestTarget::versions`] tells which version each request used.
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -40,6 +48,9 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+mod lazy;
+use lazy::LazyBody;
 
 /// Largest body `/bytes/{n}` serves.
 const MAX_BYTES: usize = 64 << 20;
@@ -58,6 +69,16 @@ struct Seen {
     arrivals: BTreeMap<String, Vec<Instant>>,
     /// TCP connections accepted.
     connections: u64,
+    /// Requests per HTTP version (`HTTP/1.1`, `HTTP/2.0`).
+    versions: BTreeMap<String, u64>,
+}
+
+/// How a [`TestTarget`] speaks.
+#[derive(Clone)]
+enum Mode {
+    Http1,
+    H2c,
+    Tls(tokio_rustls::TlsAcceptor),
 }
 
 /// A counting HTTP/1.1 server on `127.0.0.1` (keep-alive enabled). Stops on [`TestTarget::shutdown`]
@@ -76,13 +97,30 @@ impl TestTarget {
     /// # Panics
     /// If the listener cannot be bound.
     pub async fn start() -> TestTarget {
+        Self::start_mode(Mode::Http1).await
+    }
+
+    /// Like [`TestTarget::start`], but speaking cleartext HTTP/2 with prior knowledge (h2c) only.
+    pub async fn start_h2c() -> TestTarget {
+        Self::start_mode(Mode::H2c).await
+    }
+
+    /// Like [`TestTarget::start`], but over TLS with `config`; the protocol is the one ALPN
+    /// agreed (`h2` → HTTP/2, anything else → HTTP/1.1), so set `config.alpn_protocols` to what
+    /// the server should offer. [`TestTarget::url`] stays `http://`: build `https://` URLs from
+    /// [`TestTarget::addr`].
+    pub async fn start_tls(config: Arc<tokio_rustls::rustls::ServerConfig>) -> TestTarget {
+        Self::start_mode(Mode::Tls(tokio_rustls::TlsAcceptor::from(config))).await
+    }
+
+    async fn start_mode(mode: Mode) -> TestTarget {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let seen = Arc::new(Mutex::new(Seen::default()));
         let stop = CancellationToken::new();
-        let task = tokio::spawn(accept_loop(listener, seen.clone(), stop.clone()));
+        let task = tokio::spawn(accept_loop(listener, seen.clone(), stop.clone(), mode));
         TestTarget {
             addr,
             seen,
@@ -138,6 +176,11 @@ impl TestTarget {
         self.seen().connections
     }
 
+    /// Requests received per HTTP version, as `HTTP/1.1` or `HTTP/2.0`.
+    pub fn versions(&self) -> BTreeMap<String, u64> {
+        self.seen().versions.clone()
+    }
+
     /// Stops accepting, closes every connection, and waits for the accept loop to end.
     pub async fn shutdown(mut self) {
         self.stop.cancel();
@@ -167,7 +210,12 @@ pub fn closed_port() -> u16 {
     listener.local_addr().expect("local addr").port()
 }
 
-async fn accept_loop(listener: TcpListener, seen: Arc<Mutex<Seen>>, stop: CancellationToken) {
+async fn accept_loop(
+    listener: TcpListener,
+    seen: Arc<Mutex<Seen>>,
+    stop: CancellationToken,
+    mode: Mode,
+) {
     let mut connections = tokio::task::JoinSet::new();
     loop {
         let stream = tokio::select! {
@@ -181,14 +229,11 @@ async fn accept_loop(listener: TcpListener, seen: Arc<Mutex<Seen>>, stop: Cancel
         lock(&seen).connections += 1;
         let seen = seen.clone();
         let stop = stop.clone();
+        let mode = mode.clone();
         connections.spawn(async move {
-            let service = service_fn(move |req| handle(req, seen.clone()));
-            let conn = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service);
             tokio::select! {
                 _ = stop.cancelled() => {}
-                _ = conn => {}
+                _ = serve(stream, seen, mode) => {}
             }
         });
         // Reap finished connection tasks so a long test does not accumulate them.
@@ -197,6 +242,50 @@ async fn accept_loop(listener: TcpListener, seen: Arc<Mutex<Seen>>, stop: Cancel
     connections.shutdown().await;
 }
 
+/// Serves one connection in `mode` until it closes.
+async fn serve(stream: tokio::net::TcpStream, seen: Arc<Mutex<Seen>>, mode: Mode) {
+    let service = service_fn(move |req| handle(req, seen.clone()));
+    match mode {
+        Mode::Http1 => serve_io(stream, false, service).await,
+        Mode::H2c => serve_io(stream, true, service).await,
+        Mode::Tls(acceptor) => {
+            let Ok(tls) = acceptor.accept(stream).await else {
+                return;
+            };
+            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+            serve_io(tls, h2, service).await;
+        }
+    }
+}
+
+async fn serve_io<I, S>(io: I, h2: bool, service: S)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<
+            Request<Incoming>,
+            Response = Response<TestBody>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let io = TokioIo::new(io);
+    if h2 {
+        let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+            .serve_connection(io, service)
+            .await;
+    } else {
+        let _ = hyper::server::conn::http1::Builder::new()
+            .keep_alive(true)
+            .serve_connection(io, service)
+            .await;
+    }
+}
+
+/// A response body: a buffer, or generated as it is read.
+type TestBody = http_body_util::Either<Full<Bytes>, LazyBody>;
+
 fn lock(seen: &Mutex<Seen>) -> MutexGuard<'_, Seen> {
     seen.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -204,10 +293,14 @@ fn lock(seen: &Mutex<Seen>) -> MutexGuard<'_, Seen> {
 async fn handle(
     req: Request<Incoming>,
     seen: Arc<Mutex<Seen>>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<TestBody>, Infallible> {
     let path = req.uri().path().to_owned();
     {
         let mut seen = lock(&seen);
+        *seen
+            .versions
+            .entry(format!("{:?}", req.version()))
+            .or_default() += 1;
         *seen.counts.entry(path.clone()).or_default() += 1;
         *seen
             .by_method
@@ -228,7 +321,12 @@ async fn handle(
             seen.cookies.entry(path.clone()).or_default().push(joined);
         }
     }
-    Ok(route(&path, req.uri().query()).await)
+    if let Some(response) = lazy::route(&path) {
+        return Ok(response.map(http_body_util::Either::Right));
+    }
+    Ok(route(&path, req.uri().query())
+        .await
+        .map(http_body_util::Either::Left))
 }
 
 async fn route(path: &str, query: Option<&str>) -> Response<Full<Bytes>> {

@@ -1,6 +1,8 @@
 //! One file per subcommand.
 
+pub mod compare;
 mod demo;
+pub mod report;
 mod run;
 mod schema;
 mod validate;
@@ -14,5 +16,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Validate(args) => validate::validate(&args),
         Command::Demo(args) => demo::demo(args).await,
         Command::Schema(args) => schema::schema(&args),
+        Command::Report(args) => report::report(&args),
+        Command::Compare(args) => compare::compare_cmd(&args),
     }
 }

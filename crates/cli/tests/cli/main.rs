@@ -3,5 +3,8 @@
 mod common;
 
 mod demo;
+mod load_models;
+mod reports;
 mod run;
+mod thresholds;
 mod validate;

@@ -85,6 +85,12 @@ pub(crate) fn is_stale_connection(e: &hyper::Error) -> bool {
     if e.is_canceled() || e.is_closed() || e.is_incomplete_message() {
         return true;
     }
+    // HTTP/2: the server is going away, or refused the stream before processing it.
+    if let Some(h2) = h2_source(e)
+        && (h2.is_go_away() || h2.reason() == Some(h2::Reason::REFUSED_STREAM))
+    {
+        return true;
+    }
     io_source(e).is_some_and(|io| {
         matches!(
             io.kind(),
@@ -100,6 +106,8 @@ fn http_kind(e: &hyper::Error) -> ErrorKind {
         ErrorKind::BadResponse
     } else if let Some(io) = io_source(e) {
         io_kind(io)
+    } else if let Some(h2) = h2_source(e) {
+        h2_kind(h2)
     } else if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
         ErrorKind::Reset
     } else if e.is_timeout() {
@@ -125,6 +133,30 @@ fn io_kind(e: &io::Error) -> ErrorKind {
         K::InvalidData => ErrorKind::BadResponse,
         _ => ErrorKind::Io,
     }
+}
+
+/// An HTTP/2 error from the peer: a stream reset or the connection going away is a reset (the
+/// peer gave up on the request); a protocol violation is a bad response.
+fn h2_kind(e: &h2::Error) -> ErrorKind {
+    use h2::Reason;
+    match e.reason() {
+        Some(Reason::PROTOCOL_ERROR | Reason::COMPRESSION_ERROR | Reason::FRAME_SIZE_ERROR) => {
+            ErrorKind::BadResponse
+        }
+        _ if e.is_reset() || e.is_go_away() => ErrorKind::Reset,
+        _ => ErrorKind::Io,
+    }
+}
+
+fn h2_source(e: &hyper::Error) -> Option<&h2::Error> {
+    let mut source = e.source();
+    while let Some(s) = source {
+        if let Some(h2) = s.downcast_ref::<h2::Error>() {
+            return Some(h2);
+        }
+        source = s.source();
+    }
+    None
 }
 
 fn io_source(e: &hyper::Error) -> Option<&io::Error> {

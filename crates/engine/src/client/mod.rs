@@ -1,14 +1,25 @@
-//! The HTTP/1.1 client of one virtual user.
+//! The HTTP client of one virtual user.
 //!
-//! Like a browser tab, a user owns its connections: one keep-alive connection per origin (a user
-//! is sequential, so one is enough), opened on first use and reopened transparently when the
-//! server closed it. A request that fails on a *reused* connection before any response arrived
-//! (the server closed the idle connection as we sent) is sent again, once, on a fresh connection
-//! and is not an error. Redirects are followed and cookies kept per user, when enabled.
+//! Like a browser tab, a user owns its connections by default: one keep-alive connection per
+//! origin (a user is sequential, so one is enough, and with HTTP/2 its requests go over that one
+//! connection), opened on first use and reopened transparently when the server closed it. With
+//! `connections: per_iteration` the user closes them when an iteration ends
+//! ([`Client::end_iteration`]); with `connections: shared` it borrows one from the generator's
+//! pool for each step instead (`pool`). A request that fails on a *reused* connection before any
+//! response arrived (the server closed the idle connection as we sent) is sent again, once, on a
+//! fresh connection and is not an error. Redirects are followed and cookies kept per user, when
+//! enabled. Response bodies are streamed: counted, and never kept beyond `max_body` (`body`).
 
+mod body;
 mod conn;
 mod error;
+mod h1;
+mod h2;
+mod pool;
 mod redirect;
+mod request;
+mod slot;
+mod stream;
 mod tls;
 
 pub(crate) use error::FailMsg;
@@ -16,14 +27,18 @@ pub(crate) use tls::tls_connector;
 
 use crate::cookies::CookieJar;
 use crate::prepare::{Origin, PreparedStep};
-use bytes::Bytes;
-use conn::{Conn, RequestBody};
+use body::BodySink;
+use bytes::{Bytes, BytesMut};
+use conn::{Connector, micros};
 use error::Fail;
 use http::header::{self, HeaderMap, HeaderValue};
-use http::{Method, Request, Response, Uri};
+use http::{Method, Response};
 use hyper::body::Incoming;
-use stampede_metrics::ErrorKind;
-use stampede_scenario::{HttpOptions, Scheme};
+use pool::OriginPool;
+use request::{Hop, response_head_len};
+use slot::{Slot, StepTimings};
+use stampede_metrics::{ErrorKind, Timings};
+use stampede_scenario::{ConnectionPolicy, HttpOptions, Scheme};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_rustls::TlsConnector;
@@ -31,26 +46,43 @@ use tokio_rustls::TlsConnector;
 /// Connections to origins outside the plan (redirect targets) a user keeps at most.
 const MAX_EXTRA_ORIGINS: usize = 8;
 
-/// Client settings shared by every user of a run.
+/// Client settings shared by every user of a run, and the shared pool when there is one.
 pub(crate) struct Shared {
     /// The plan's origins; a user's pool slot `i` is for `origins[i]`.
     origins: Vec<Arc<Origin>>,
-    tls: TlsConnector,
+    /// With `connections: shared`, one pool per origin of `origins`.
+    pools: Option<Vec<Arc<OriginPool>>>,
+    connector: Connector,
+    policy: ConnectionPolicy,
     connect_timeout: Duration,
     follow_redirects: bool,
     max_redirects: u32,
     cookies: bool,
+    /// Bytes of a response body kept for a step that reads it.
+    max_body: usize,
 }
 
 impl Shared {
     pub fn new(http: &HttpOptions, origins: &[Arc<Origin>], tls: TlsConnector) -> Shared {
+        let pools = match http.connections {
+            ConnectionPolicy::Shared { pool_size } => {
+                Some(origins.iter().map(|_| OriginPool::new(pool_size)).collect())
+            }
+            ConnectionPolicy::PerUser | ConnectionPolicy::PerIteration => None,
+        };
         Shared {
             origins: origins.to_vec(),
-            tls,
+            pools,
+            connector: Connector {
+                tls,
+                version: http.version,
+            },
+            policy: http.connections,
             connect_timeout: http.connect_timeout,
             follow_redirects: http.follow_redirects,
             max_redirects: http.max_redirects,
             cookies: http.cookies,
+            max_body: usize::try_from(http.max_body).unwrap_or(usize::MAX),
         }
     }
 }
@@ -58,9 +90,9 @@ impl Shared {
 /// What one step produced.
 #[derive(Debug)]
 pub(crate) enum StepResult {
-    /// The final response of the step (after redirects). `latency_us` runs from just before the
-    /// first request was handed to its connection to the end of the last body; bytes are summed
-    /// over every hop (see the crate documentation for how they are counted).
+    /// The final response of the step (after redirects). `latency_us` runs from the start of the
+    /// first request (before its connection was opened, if it opened one; see the crate
+    /// documentation) to the end of the last body; bytes are summed over every hop.
     Response {
         status: u16,
         latency_us: u64,
@@ -75,24 +107,6 @@ pub(crate) enum StepResult {
     },
 }
 
-struct Slot {
-    origin: Arc<Origin>,
-    conn: Option<Conn>,
-}
-
-/// One request of a step: the step itself, or a redirect.
-struct Hop {
-    slot: usize,
-    method: Method,
-    uri: Uri,
-    body: Bytes,
-    cookie: Option<HeaderValue>,
-    /// A redirect turned the request into a body-less `GET`.
-    body_dropped: bool,
-    /// A redirect left the step's origin at some point: `Authorization` is not sent any more.
-    cross_origin: bool,
-}
-
 /// A virtual user's client.
 pub(crate) struct Client {
     shared: Arc<Shared>,
@@ -101,6 +115,11 @@ pub(crate) struct Client {
     jar: Option<CookieJar>,
     /// Per step id: the `Cookie` header built at a jar generation.
     cookie_cache: Vec<Option<(u64, Option<HeaderValue>)>>,
+    /// Phases of the last step executed.
+    timings: StepTimings,
+    /// The kept prefix of the last response body of a step that reads it (at most `max_body`
+    /// bytes; reused from step to step).
+    body: BytesMut,
 }
 
 impl Client {
@@ -108,9 +127,10 @@ impl Client {
         let slots = shared
             .origins
             .iter()
-            .map(|origin| Slot {
-                origin: origin.clone(),
-                conn: None,
+            .enumerate()
+            .map(|(i, origin)| {
+                let pool = shared.pools.as_ref().map(|pools| pools[i].clone());
+                Slot::new(origin.clone(), pool)
             })
             .collect();
         let jar = shared.cookies.then(CookieJar::new);
@@ -124,14 +144,18 @@ impl Client {
             slots,
             jar,
             cookie_cache,
+            timings: StepTimings::default(),
+            body: BytesMut::new(),
         }
     }
 
     /// Runs one step (following redirects) within its timeout. Never fails: failures are data.
     pub async fn execute(&mut self, step: &PreparedStep) -> StepResult {
+        self.timings = StepTimings::default();
         let deadline = tokio::time::Instant::now() + step.timeout;
         let mut bytes_out = 0;
-        match tokio::time::timeout_at(deadline, self.run(step, &mut bytes_out)).await {
+        let result = tokio::time::timeout_at(deadline, self.run(step, &mut bytes_out)).await;
+        let result = match result {
             Ok(Ok((status, latency_us, bytes_in))) => StepResult::Response {
                 status,
                 latency_us,
@@ -144,18 +168,29 @@ impl Client {
                 message: fail.message,
             },
             Err(_) => {
-                // The request in flight was abandoned mid-way: its connection is unusable.
-                for slot in &mut self.slots {
-                    if slot.conn.as_ref().is_some_and(Conn::busy) {
-                        slot.conn = None;
-                    }
-                }
+                // The request in flight was abandoned mid-way.
+                self.slots.iter_mut().for_each(Slot::abandon);
                 StepResult::Error {
                     kind: ErrorKind::Timeout,
                     bytes_out,
                     message: FailMsg::Text("request timed out"),
                 }
             }
+        };
+        self.slots.iter_mut().for_each(Slot::release);
+        result
+    }
+
+    /// Connect, TLS and time-to-first-byte of the last step, when it got a response.
+    pub fn timings(&self) -> Option<Timings> {
+        self.timings.get()
+    }
+
+    /// The user finished an iteration: with `connections: per_iteration` its connections are
+    /// closed, so the next iteration opens new ones.
+    pub fn end_iteration(&mut self) {
+        if self.shared.policy == ConnectionPolicy::PerIteration {
+            self.slots.iter_mut().for_each(Slot::discard);
         }
     }
 
@@ -179,20 +214,26 @@ impl Client {
         let mut redirects = 0;
         loop {
             let response = self.round_trip(step, &hop, &mut started, bytes_out).await?;
+            let first_byte = started.map_or(Duration::ZERO, |s: Instant| s.elapsed());
+            self.timings.first_byte(micros(first_byte));
             let (head, mut body) = response.into_parts();
             bytes_in += response_head_len(&head);
             self.store_cookies(&head.headers, hop.slot, hop.uri.path());
+            let mut sink = if step.reads_body {
+                BodySink::keep(&mut self.body, self.shared.max_body)
+            } else {
+                BodySink::count()
+            };
             let slot = &mut self.slots[hop.slot];
             let conn = slot
                 .conn
                 .as_mut()
                 .expect("a response came from this connection");
-            match conn.read_body(&mut body).await {
-                Ok(n) => bytes_in += n,
-                Err(e) => {
-                    slot.conn = None;
-                    return Err(Fail::http(e));
-                }
+            let read = conn.read_body(&mut body, &mut sink).await;
+            bytes_in += sink.received;
+            if let Err(e) = read {
+                slot.failed().await;
+                return Err(Fail::http(e));
             }
             let status = head.status.as_u16();
             if self.shared.follow_redirects
@@ -205,8 +246,7 @@ impl Client {
                 continue;
             }
             let latency = started.map_or(Duration::ZERO, |s: Instant| s.elapsed());
-            let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-            return Ok((status, latency_us, bytes_in));
+            return Ok((status, micros(latency), bytes_in));
         }
     }
 
@@ -221,46 +261,34 @@ impl Client {
     ) -> Result<Response<Incoming>, Fail> {
         let mut counted = false;
         loop {
-            let reused = self.acquire(hop.slot).await?;
-            let request = hop.request(step, &self.slots[hop.slot].origin);
+            let slot = &mut self.slots[hop.slot];
+            let shared = &self.shared;
+            let opened = slot
+                .acquire(
+                    &shared.connector,
+                    shared.connect_timeout,
+                    started,
+                    &mut self.timings,
+                )
+                .await?;
+            let conn = slot.conn.as_mut().expect("just acquired");
+            let (request, size) = hop.request(step, &slot.origin, conn.is_h2());
             if !counted {
-                *bytes_out += request_len(&request, hop.body.len());
+                *bytes_out += size;
                 counted = true;
             }
-            started.get_or_insert_with(Instant::now);
-            let slot = &mut self.slots[hop.slot];
-            let conn = slot.conn.as_mut().expect("just acquired");
             match conn.send(request).await {
                 Ok(response) => return Ok(response),
                 Err(e) => {
-                    slot.conn = None;
-                    // A fresh connection is never reused, so this retries at most once.
-                    if reused && error::is_stale_connection(&e) {
+                    slot.failed().await;
+                    // A fresh connection is not retried, so this retries at most once.
+                    if !opened && error::is_stale_connection(&e) {
                         continue;
                     }
                     return Err(Fail::http(e));
                 }
             }
         }
-    }
-
-    /// Makes sure slot `i` has a usable connection; returns whether it is a reused one.
-    async fn acquire(&mut self, i: usize) -> Result<bool, Fail> {
-        let slot = &mut self.slots[i];
-        if let Some(conn) = &mut slot.conn {
-            if conn.usable().await {
-                return Ok(conn.reused());
-            }
-            slot.conn = None;
-        }
-        let open = Conn::open(&slot.origin, &self.shared.tls);
-        match tokio::time::timeout(self.shared.connect_timeout, open).await {
-            Ok(conn) => slot.conn = Some(conn?),
-            Err(_) => {
-                return Err(Fail::text(ErrorKind::ConnectTimeout, "connect timed out"));
-            }
-        }
-        Ok(false)
     }
 
     /// The next hop of a redirect.
@@ -306,7 +334,7 @@ impl Client {
         }
         let origin = Arc::new(Origin::new(scheme, host, port).ok()?);
         let fixed = self.shared.origins.len();
-        let slot = Slot { origin, conn: None };
+        let slot = Slot::new(origin, None);
         if self.slots.len() - fixed < MAX_EXTRA_ORIGINS {
             self.slots.push(slot);
             Some(self.slots.len() - 1)
@@ -357,75 +385,4 @@ impl Client {
             jar.store(value, host, path, now);
         }
     }
-}
-
-impl Hop {
-    fn request(&self, step: &PreparedStep, origin: &Origin) -> Request<RequestBody> {
-        let mut request = Request::new(RequestBody::new(self.body.clone()));
-        *request.method_mut() = self.method.clone();
-        *request.uri_mut() = self.uri.clone();
-        let headers = request.headers_mut();
-        *headers = step.headers.clone();
-        if self.slot != step.origin {
-            headers.insert(header::HOST, origin.host_header.clone());
-        }
-        if self.cross_origin {
-            headers.remove(header::AUTHORIZATION);
-        }
-        if self.body_dropped {
-            headers.remove(header::CONTENT_TYPE);
-            headers.remove(header::CONTENT_LENGTH);
-        }
-        if let Some(cookie) = &self.cookie {
-            add_cookie(headers, cookie);
-        }
-        request
-    }
-}
-
-/// Adds the jar's cookies, after any `Cookie` header the plan sets itself (one header in all).
-fn add_cookie(headers: &mut HeaderMap, cookie: &HeaderValue) {
-    match headers.get(header::COOKIE) {
-        None => {
-            headers.insert(header::COOKIE, cookie.clone());
-        }
-        Some(own) => {
-            let mut joined = own.as_bytes().to_vec();
-            joined.extend_from_slice(b"; ");
-            joined.extend_from_slice(cookie.as_bytes());
-            if let Ok(value) = HeaderValue::from_bytes(&joined) {
-                headers.insert(header::COOKIE, value);
-            }
-        }
-    }
-}
-
-/// Size of the request as written: request line, headers, blank line, body.
-fn request_len(request: &Request<RequestBody>, body_len: usize) -> u64 {
-    let target = request
-        .uri()
-        .path_and_query()
-        .map_or(1, |p| p.as_str().len());
-    // "METHOD target HTTP/1.1\r\n"
-    let line = request.method().as_str().len() + 1 + target + 11;
-    (line + headers_len(request.headers()) + 2 + body_len) as u64
-}
-
-/// Size of a response head reconstructed from its parts (exact for canonical formatting).
-fn response_head_len(head: &http::response::Parts) -> u64 {
-    let reason = match head.extensions.get::<hyper::ext::ReasonPhrase>() {
-        Some(reason) => reason.as_bytes().len(),
-        None => head.status.canonical_reason().map_or(0, str::len),
-    };
-    // "HTTP/1.1 200 " + reason + "\r\n"
-    let line = 13 + reason + 2;
-    (line + headers_len(&head.headers) + 2) as u64
-}
-
-/// `name: value\r\n` for every header.
-fn headers_len(headers: &HeaderMap) -> usize {
-    headers
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len() + 4)
-        .sum()
 }

@@ -66,8 +66,10 @@ async fn target_counts_match_reported_rows_with_failures_and_errors() {
         out.total_requests() - out.requests(refused_row),
         target.total()
     );
-    // Two users per scenario: two iterations each in "web", one each in "api".
-    assert_eq!(out.iterations(), 6);
+    // Two users per scenario. At the end each user finishes its iteration in flight
+    // (`graceful_stop`): three iterations each in "web" (the third began at 1.8 s), two each in
+    // "api" (the second began at 1.6 s).
+    assert_eq!(out.iterations(), 10);
     assert_eq!(out.requests(row("web", "home")), 6);
     assert_eq!(out.requests(row("api", "slow")), 4);
 

@@ -57,7 +57,7 @@ async fn ramp_is_followed_each_second() {
             .map(|&(duration, users)| Stage { duration, users })
             .collect(),
         jitter_start: false,
-        description: String::new(),
+        ..Load::default()
     };
     let users: Vec<u32> = out.snapshots.iter().map(|s| s.users).collect();
     assert_eq!(users.len(), 5, "{users:?}");

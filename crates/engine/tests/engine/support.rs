@@ -3,8 +3,8 @@
 use stampede_engine::{Assignment, EndReason, EngineEvent};
 use stampede_metrics::{Snapshot, StepStats};
 use stampede_scenario::{
-    Body, Expect, HttpOptions, Load, Method, Plan, RowKey, Scenario, Scheme, Stage, Step, Target,
-    ThinkTime,
+    Arrival, Arrivals, Body, Expect, HttpOptions, Load, Method, Plan, RateStage, RowKey, Scenario,
+    Scheme, Stage, Step, Target, ThinkTime,
 };
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -81,13 +81,13 @@ pub fn plan(addr: SocketAddr) -> PlanBuilder {
                 base_path: String::new(),
             },
             load: Load {
-                stages: Vec::new(),
                 jitter_start: false,
-                description: String::new(),
+                ..Load::default()
             },
             scenarios: Vec::new(),
             http: HttpOptions::default(),
             rows: Vec::new(),
+            thresholds: Vec::new(),
         },
     }
 }
@@ -103,6 +103,31 @@ impl PlanBuilder {
             .iter()
             .map(|&(duration, users)| Stage { duration, users })
             .collect();
+        self
+    }
+
+    /// Open model: `rate` iterations per second for `duration`, with a pool of `max_users`.
+    pub fn arrival_rate(mut self, rate: f64, duration: Duration, max_users: u32) -> Self {
+        let rate_stage = |duration| RateStage { duration, rate };
+        self.plan.load.stages.clear();
+        self.plan.load.arrival = Some(Arrival {
+            stages: vec![rate_stage(Duration::ZERO), rate_stage(duration)],
+            pre_allocated_users: max_users.min(rate.ceil() as u32).max(1),
+            max_users,
+            arrivals: Arrivals::Even,
+        });
+        self
+    }
+
+    /// Edits the whole load (e.g. `graceful_stop`, limits, the pool).
+    pub fn load(mut self, edit: impl FnOnce(&mut Load)) -> Self {
+        edit(&mut self.plan.load);
+        self
+    }
+
+    /// Edits the last scenario added (its own `load`, `start`, `pacing`...).
+    pub fn edit_scenario(mut self, edit: impl FnOnce(&mut Scenario)) -> Self {
+        edit(self.plan.scenarios.last_mut().expect("a scenario"));
         self
     }
 
@@ -157,6 +182,10 @@ impl PlanBuilder {
             think_time,
             on_start: Vec::new(),
             steps,
+            load: None,
+            start: Duration::ZERO,
+            pacing: None,
+            pace_factor: None,
         });
         self
     }
@@ -195,6 +224,8 @@ pub struct RunOutput {
     pub elapsed: Duration,
     /// Per-row totals over every snapshot.
     pub rows: BTreeMap<u32, StepStats>,
+    /// `EngineEvent::Warning` messages, in order.
+    pub warnings: Vec<String>,
 }
 
 impl RunOutput {
@@ -254,6 +285,13 @@ pub async fn run_cancelled_after(plan: Arc<Plan>, cancel_after: Option<Duration>
         matches!(events.last(), Some(EngineEvent::Finished { reason: r }) if *r == reason),
         "last event is Finished with the returned reason"
     );
+    let warnings: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::Warning(w) => Some(w.clone()),
+            _ => None,
+        })
+        .collect();
     let snapshots: Vec<Snapshot> = events
         .into_iter()
         .filter_map(|e| match e {
@@ -276,5 +314,6 @@ pub async fn run_cancelled_after(plan: Arc<Plan>, cancel_after: Option<Duration>
         snapshots,
         elapsed,
         rows,
+        warnings,
     }
 }

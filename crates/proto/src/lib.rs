@@ -1,0 +1,27 @@
+//! The agent wire contract of Stampede: the gRPC code generated from
+//! `proto/stampede/v1/agent.proto` ([`pb`]) and the conversions between its messages and the
+//! in-process types (metrics snapshots, scenario overrides, included files). Nothing else lives
+//! here, so the controller and the agent share one definition of the protocol and one set of
+//! conversions, and the pure crates (`metrics`, `scenario`) never see protobuf.
+
+/// Generated messages, client (`agent_service_client`) and server (`agent_service_server`).
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod pb {
+    tonic::include_proto!("stampede.v1");
+}
+
+mod files;
+pub mod hdr;
+mod overrides;
+mod snapshot;
+
+pub use files::{FileError, included_file, verify_included_file};
+pub use overrides::{overrides_from_wire, overrides_to_wire};
+pub use snapshot::{SnapshotError, snapshot_from_wire, snapshot_to_wire};
+
+/// Version of the wire protocol described by `agent.proto`. Bumped for any change an older peer
+/// would misread; the controller refuses agents that speak another one.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Metadata key of the bearer token on the `Session` call (`authorization: Bearer <token>`).
+pub const AUTHORIZATION: &str = "authorization";
