@@ -117,7 +117,7 @@ pub enum EngineError {
 ///
 /// Events, in order: `Started { at }`; one `Snapshot` per second (second `n` covers `[n, n+1)` s
 /// after `at`, with `users` = virtual users active at the end of the interval) for every whole
-/// second that ends before the profile does; one final snapshot (possibly partial, possibly empty)
+/// second until every virtual user has stopped (graceful stop included); one final snapshot (possibly partial, possibly empty)
 /// drained after every virtual user has stopped, so every recorded outcome is in exactly one
 /// snapshot; then `Finished { reason }`. The final snapshot's `users` is the count active just
 /// before the stop.

@@ -98,6 +98,9 @@ pub(crate) fn lock(shard: &Mutex<IntervalRecorder>) -> MutexGuard<'_, IntervalRe
     shard.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// How long after a whole second past the planned end the rotation waits before emitting it.
+const AFTER_END_TICK_DELAY: Duration = Duration::from_millis(200);
+
 /// The task that emits one snapshot per whole second.
 #[derive(Debug)]
 pub(crate) struct Rotation {
@@ -106,9 +109,10 @@ pub(crate) struct Rotation {
 }
 
 impl Rotation {
-    /// Starts the task. It wakes at `start + n s` for every `n` with `n s < profile` (a boundary at
-    /// or after the end of the profile is left to the final snapshot), drains the shards into
-    /// `Snapshot::new(n - 1)`, stamps `users` and sends it.
+    /// Starts the task. It wakes at `start + n s` for every `n` until stopped — also after the
+    /// planned end, while users finish their iterations within the graceful stop, so the timeline
+    /// shows that period second by second instead of folding it into the final snapshot — drains
+    /// the shards into `Snapshot::new(n - 1)`, stamps `users` and sends it.
     pub fn spawn(
         shards: Arc<Shards>,
         start: Instant,
@@ -122,10 +126,12 @@ impl Rotation {
         let task = tokio::spawn(async move {
             let mut second = 0u32;
             loop {
-                let boundary = Duration::from_secs(u64::from(second) + 1);
+                let mut boundary = Duration::from_secs(u64::from(second) + 1);
                 if boundary >= profile {
-                    token.cancelled().await;
-                    return second;
+                    // After the planned end, users only finish what they started; most runs stop
+                    // within milliseconds. A short delay keeps a run that ends on a whole second
+                    // from emitting an almost empty extra second before its final snapshot.
+                    boundary += AFTER_END_TICK_DELAY;
                 }
                 tokio::select! {
                     biased;
