@@ -33,6 +33,73 @@ pub enum Command {
     Report(crate::cmd::report::ReportArgs),
     /// Compare two result files request by request (informational: exits 0 on regressions).
     Compare(crate::cmd::compare::CompareArgs),
+    /// Serve distributed runs: agents connect to `--listen`, `run --controller` submits to `--api`.
+    Controller(ControllerArgs),
+    /// Generate load for a controller (dials it; needs no inbound port).
+    Agent(AgentArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ControllerArgs {
+    /// Address agents connect to.
+    #[arg(long, default_value = "127.0.0.1:7600")]
+    pub listen: std::net::SocketAddr,
+    /// Address `stampede run --controller` submits runs to.
+    #[arg(long, default_value = "127.0.0.1:7601")]
+    pub api: std::net::SocketAddr,
+    /// File of accepted tokens (one per line, at least 16 characters, `#` comments), for both ports.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: PathBuf,
+    /// Where finished runs are written, as `<run-id>.json`.
+    #[arg(long, value_name = "DIR", default_value = "stampede-data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct AgentArgs {
+    /// The controller's agent port, e.g. `http://10.0.0.5:7600`.
+    #[arg(long, value_name = "URL")]
+    pub controller: String,
+    /// File holding the token (its first token is used).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// The token itself (prefer --token-file: command lines are visible to other users).
+    #[arg(
+        long,
+        env = "STAMPEDE_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "token_file"
+    )]
+    pub token: Option<String>,
+    /// Unique name of this agent; `<hostname>-<pid>` by default.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Most virtual users this agent accepts (default: 10,000 per core).
+    #[arg(long, value_name = "N")]
+    pub capacity_users: Option<u32>,
+    /// Exit once the session to the controller is lost (used by `run --agents`).
+    #[arg(long, hide = true)]
+    pub exit_on_disconnect: bool,
+}
+
+/// Where a run executes, when not in this process.
+#[derive(Args, Debug, Default, Clone)]
+pub struct DistributedArgs {
+    /// Submit the run to a controller's API, e.g. `http://127.0.0.1:7601`.
+    #[arg(long, value_name = "URL", conflicts_with = "agents")]
+    pub controller: Option<String>,
+    /// Token file for --controller (its first token is used).
+    #[arg(long, value_name = "FILE", requires = "controller")]
+    pub token_file: Option<PathBuf>,
+    /// Run on N local agent processes through an in-process controller.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub agents: Option<u32>,
+    /// With --controller: wait for at least N agents to be connected (default 1).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub min_agents: u32,
+    /// How long to wait for --min-agents agents, e.g. `30s`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    pub wait_agents: Duration,
 }
 
 /// Load settings that override the scenario file.
@@ -86,6 +153,8 @@ pub struct RunArgs {
     pub load: LoadOverrides,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub distributed: DistributedArgs,
 }
 
 #[derive(Args, Debug)]

@@ -46,6 +46,7 @@ pub async fn run_local(setup: RunSetup) -> anyhow::Result<RunResult> {
     let assignment = Assignment {
         plan: plan.clone(),
         seed: setup.seed,
+        arrival_phase: 0.0,
     };
     let engine = tokio::spawn(stampede_engine::run(assignment, tx, cancel.clone()));
 

@@ -2,6 +2,7 @@
 
 mod args;
 mod cmd;
+mod dist;
 mod exit;
 mod local;
 mod progress;

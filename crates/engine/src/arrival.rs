@@ -41,6 +41,8 @@ pub(crate) struct Schedule<'a> {
     /// The expected count at which the next arrival happens.
     next: f64,
     index: u64,
+    /// Added to every arrival's expected count (see [`Schedule::with_phase`]).
+    phase: f64,
 }
 
 impl<'a> Schedule<'a> {
@@ -53,7 +55,22 @@ impl<'a> Schedule<'a> {
             rng,
             next,
             index: 0,
+            phase: 0.0,
         }
+    }
+
+    /// Delays the schedule by `phase` arrivals (in `[0, 1)`): the `n`-th arrival is due when the
+    /// expected count reaches `n + phase`. A distributed run gives each agent its own phase, so
+    /// the cluster's arrivals stay evenly spaced instead of coming in bursts of one per agent.
+    pub fn with_phase(mut self, phase: f64) -> Schedule<'a> {
+        let phase = if phase.is_finite() {
+            phase.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        self.phase = phase;
+        self.next += phase;
+        self
     }
 }
 
@@ -67,7 +84,7 @@ impl Iterator for Schedule<'_> {
         self.next = match &mut self.rng {
             Some(rng) => self.next + standard_exponential(rng),
             // From the index, not by adding 1.0 repeatedly: exact for any count.
-            None => self.index as f64,
+            None => self.index as f64 + self.phase,
         };
         Some(at)
     }
@@ -80,13 +97,18 @@ const CLOCK_NAP: Duration = Duration::from_millis(50);
 /// with the operating system's timer: Tokio's timer rounds every wake-up up to the next
 /// millisecond, which would make each iteration start ~0.5 ms late on average. The thread ends
 /// after the last arrival (closing the channel) or once the receiver is dropped.
-fn clock(arrival: Arrival, seed: u64, start: Instant) -> mpsc::UnboundedReceiver<Duration> {
+fn clock(
+    arrival: Arrival,
+    seed: u64,
+    phase: f64,
+    start: Instant,
+) -> mpsc::UnboundedReceiver<Duration> {
     let (tx, rx) = mpsc::unbounded_channel();
     let start = start.into_std();
     let spawned = std::thread::Builder::new()
         .name("stampede-arrivals".into())
         .spawn(move || {
-            for offset in Schedule::new(&arrival, seed) {
+            for offset in Schedule::new(&arrival, seed).with_phase(phase) {
                 let at = start + offset;
                 loop {
                     let now = std::time::Instant::now();
@@ -140,7 +162,7 @@ pub(crate) async fn run(
     }
     let reached = ctx.limits.reached.clone();
     let seed = user_seed(ctx.seed, group.first_user_id ^ 0x5EED);
-    let mut due = clock(arrival.clone(), seed, start);
+    let mut due = clock(arrival.clone(), seed, ctx.arrival_phase, start);
     let reason = loop {
         let offset = tokio::select! {
             biased;

@@ -66,6 +66,10 @@ pub struct Assignment {
     pub plan: Arc<Plan>,
     /// Seed for every random choice (think times, start offsets), so runs are reproducible.
     pub seed: u64,
+    /// Open model: this generator's `n`-th arrival is due when the expected count reaches
+    /// `n + arrival_phase` (in `[0, 1)`). 0 for a local run; in a distributed run each agent gets
+    /// its own, so the cluster's arrivals are evenly spaced.
+    pub arrival_phase: f64,
 }
 
 /// How a run ended.
@@ -147,6 +151,7 @@ pub async fn run(
         shards: shards.clone(),
         seed: assignment.seed,
         limits: Arc::new(limits::RunLimits::new(&plan.load.limits)),
+        arrival_phase: assignment.arrival_phase,
     });
 
     let at = Instant::now();

@@ -33,6 +33,8 @@ pub(crate) struct VuContext {
     pub shards: Arc<Shards>,
     pub seed: u64,
     pub limits: Arc<RunLimits>,
+    /// Open model: the arrival phase of this generator ([`crate::Assignment::arrival_phase`]).
+    pub arrival_phase: f64,
 }
 
 /// How a user is told to stop.

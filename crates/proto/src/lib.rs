@@ -4,7 +4,8 @@
 //! here, so the controller and the agent share one definition of the protocol and one set of
 //! conversions, and the pure crates (`metrics`, `scenario`) never see protobuf.
 
-/// Generated messages, client (`agent_service_client`) and server (`agent_service_server`).
+/// Generated messages, clients (`agent_service_client`, `run_service_client`) and servers
+/// (`agent_service_server`, `run_service_server`).
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
 pub mod pb {
     tonic::include_proto!("stampede.v1");

@@ -1,6 +1,8 @@
 //! One file per subcommand.
 
+mod agent;
 pub mod compare;
+mod controller;
 mod demo;
 pub mod report;
 mod run;
@@ -18,5 +20,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Schema(args) => schema::schema(&args),
         Command::Report(args) => report::report(&args),
         Command::Compare(args) => compare::compare_cmd(&args),
+        Command::Controller(args) => controller::controller(args).await,
+        Command::Agent(args) => agent::agent(args).await,
     }
 }

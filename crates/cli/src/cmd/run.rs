@@ -1,7 +1,9 @@
 //! `stampede run FILE`: load the scenario, run it locally, print the summary, write the JSON.
 
-use crate::args::{LoadOverrides, OutputArgs, RunArgs};
+use crate::args::{DistributedArgs, LoadOverrides, OutputArgs, RunArgs};
 use crate::cmd::report::Reporting;
+use crate::dist::client::{Remote, run_remote};
+use crate::dist::cluster::LocalCluster;
 use crate::exit;
 use crate::local::{self, RunSetup};
 use anyhow::Context;
@@ -20,7 +22,51 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
             return Ok(exit::INVALID);
         }
     };
-    execute(loaded, &args.file.display().to_string(), &args.output).await
+    let file = args.file.display().to_string();
+    let d = &args.distributed;
+    if d.controller.is_none() && d.agents.is_none() {
+        return execute(loaded, &file, &args.output).await;
+    }
+    let source = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let mut remote = Remote {
+        controller: String::new(),
+        token: String::new(),
+        source,
+        overrides,
+        thresholds: args.output.thresholds.clone(),
+        min_agents: d.min_agents,
+        wait_agents: d.wait_agents,
+    };
+    // Kept alive (its agent processes running) until the run is over.
+    let _cluster = match d {
+        DistributedArgs {
+            controller: Some(url),
+            token_file,
+            ..
+        } => {
+            let Some(token_file) = token_file else {
+                eprintln!(
+                    "error: --controller needs --token-file FILE (a token the controller accepts)"
+                );
+                return Ok(exit::INVALID);
+            };
+            remote.controller = url.clone();
+            remote.token = crate::dist::read_token(token_file)?;
+            None
+        }
+        DistributedArgs {
+            agents: Some(n), ..
+        } => {
+            let cluster = LocalCluster::start(*n).await?;
+            remote.controller = cluster.api_url.clone();
+            remote.token = cluster.token.clone();
+            remote.min_agents = *n;
+            Some(cluster)
+        }
+        _ => None,
+    };
+    execute_on(loaded, &file, &args.output, Some(&remote)).await
 }
 
 /// Builds the scenario overrides from the command line.
@@ -35,11 +81,22 @@ pub fn overrides(load: &LoadOverrides, target: Option<String>) -> Overrides {
     }
 }
 
-/// Runs a loaded plan and reports on it: shared by `run` and `demo`.
+/// Runs a loaded plan locally and reports on it: shared by `run` and `demo`.
 pub async fn execute(
+    loaded: Loaded,
+    scenario_file: &str,
+    output: &OutputArgs,
+) -> anyhow::Result<u8> {
+    execute_on(loaded, scenario_file, output, None).await
+}
+
+/// Runs a loaded plan, locally or on a controller's agents (`remote`), and reports on it: both
+/// produce a `RunResult` from the same aggregation, so the summary, files and exit codes match.
+async fn execute_on(
     mut loaded: Loaded,
     scenario_file: &str,
     output: &OutputArgs,
+    remote: Option<&Remote>,
 ) -> anyhow::Result<u8> {
     for w in &loaded.warnings {
         eprintln!("warning: {scenario_file} ({}): {}", w.path, w.message);
@@ -62,9 +119,29 @@ pub async fn execute(
         seed: output.seed.unwrap_or_else(rand_seed),
         progress: !output.quiet,
     };
-    let mut result = local::run_local(setup).await?;
+    let mut result = match remote {
+        None => local::run_local(setup).await?,
+        Some(remote) => {
+            run_remote(
+                remote,
+                &setup.plan,
+                scenario_file,
+                setup.seed,
+                setup.progress,
+            )
+            .await?
+        }
+    };
     reporting.check_baseline(&mut result);
     print!("{}", stampede_report::terminal_summary(&result));
+    // Distributed runs: what happened to the agents belongs in the summary.
+    for e in result
+        .events
+        .iter()
+        .filter(|e| e.kind.starts_with("agent_"))
+    {
+        println!("Agent event at {:.1} s: {}", e.second, e.message);
+    }
     if let Some(path) = &output.out {
         write_json(path, &result)?;
         eprintln!("Result written to {}", path.display());

@@ -3,6 +3,7 @@
 mod common;
 
 mod demo;
+mod distributed;
 mod load_models;
 mod reports;
 mod run;

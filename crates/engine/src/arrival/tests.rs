@@ -34,6 +34,21 @@ fn even_arrivals_are_exact_with_no_drift() {
 }
 
 #[test]
+fn a_phase_delays_every_arrival_by_that_fraction_of_a_gap() {
+    // Two agents at 1,000/s each, phases 0 and 0.5: together one arrival every 500 µs.
+    let a = arrival(&[(0, 1000.0), (1_000, 1000.0)], Arrivals::Even);
+    let first: Vec<Duration> = Schedule::new(&a, 1).collect();
+    let second: Vec<Duration> = Schedule::new(&a, 1).with_phase(0.5).collect();
+    assert_eq!((first.len(), second.len()), (1000, 1000));
+    let mut all: Vec<Duration> = first.into_iter().chain(second).collect();
+    all.sort();
+    for (n, t) in all.iter().enumerate() {
+        let ideal = Duration::from_micros(500 * n as u64);
+        assert!(t.abs_diff(ideal) <= Duration::from_nanos(1), "{n}: {t:?}");
+    }
+}
+
+#[test]
 fn a_ramp_spaces_arrivals_by_the_rising_rate() {
     // 0 → 100/s over 10 s: 500 arrivals, a quarter of them in the first half.
     let a = arrival(&[(10_000, 100.0)], Arrivals::Even);

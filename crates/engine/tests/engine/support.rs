@@ -271,9 +271,17 @@ pub async fn run_cancelled_after(plan: Arc<Plan>, cancel_after: Option<Duration>
         });
     }
     let start = Instant::now();
-    let reason = stampede_engine::run(Assignment { plan, seed: 42 }, tx, cancel)
-        .await
-        .expect("run starts");
+    let reason = stampede_engine::run(
+        Assignment {
+            plan,
+            seed: 42,
+            arrival_phase: 0.0,
+        },
+        tx,
+        cancel,
+    )
+    .await
+    .expect("run starts");
     let elapsed = start.elapsed();
     let events = collector.await.expect("collector");
 

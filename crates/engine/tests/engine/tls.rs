@@ -134,6 +134,7 @@ async fn a_missing_ca_file_stops_the_run_before_it_starts() {
     let assignment = Assignment {
         plan: builder.build(),
         seed: 1,
+        arrival_phase: 0.0,
     };
     let result = stampede_engine::run(assignment, tx, CancellationToken::new()).await;
     match result {

@@ -1,0 +1,123 @@
+//! `stampede run --controller URL`: submits the run to a controller and follows it, showing the
+//! same progress line as a local run. The result is computed by the controller with the same
+//! [`Aggregator`] a local run uses, and comes back as the same `RunResult` JSON.
+
+use crate::progress::Progress;
+use anyhow::{Context, bail};
+use stampede_metrics::{Aggregator, RequestKey, RunResult};
+use stampede_proto::pb::run_service_client::RunServiceClient;
+use stampede_proto::pb::{self, run_update::Kind as Update};
+use stampede_proto::{AUTHORIZATION, overrides_to_wire, snapshot_from_wire};
+use stampede_scenario::{Overrides, Plan};
+use std::time::Duration;
+use tonic::metadata::MetadataValue;
+use tonic::transport::Endpoint;
+use tonic::{Code, Request};
+
+/// Where to submit a run, and what travels with it.
+#[derive(Clone, Debug)]
+pub struct Remote {
+    pub controller: String,
+    pub token: String,
+    pub source: String,
+    pub overrides: Overrides,
+    pub thresholds: Vec<String>,
+    pub min_agents: u32,
+    pub wait_agents: Duration,
+}
+
+fn authorized<T>(message: T, token: &str) -> anyhow::Result<Request<T>> {
+    let mut request = Request::new(message);
+    let value = MetadataValue::try_from(format!("Bearer {token}"))
+        .context("the token must be visible ASCII")?;
+    request.metadata_mut().insert(AUTHORIZATION, value);
+    Ok(request)
+}
+
+/// Submits the run and follows it to its result.
+pub async fn run_remote(
+    remote: &Remote,
+    plan: &Plan,
+    scenario_file: &str,
+    seed: u64,
+    show_progress: bool,
+) -> anyhow::Result<RunResult> {
+    let url = &remote.controller;
+    let endpoint = Endpoint::from_shared(url.clone())
+        .with_context(|| format!("invalid controller URL {url:?}"))?
+        .connect_timeout(Duration::from_secs(5));
+    let channel = (endpoint.connect().await)
+        .with_context(|| format!("cannot reach the controller's API at {url}"))?;
+    let mut client = RunServiceClient::new(channel);
+    let request = pb::RunRequest {
+        scenario_source: remote.source.clone(),
+        file_name: scenario_file.to_owned(),
+        overrides: Some(overrides_to_wire(&remote.overrides)),
+        thresholds: remote.thresholds.clone(),
+        seed,
+        min_agents: remote.min_agents,
+        wait_agents_ms: u64::try_from(remote.wait_agents.as_millis()).unwrap_or(u64::MAX),
+    };
+    let mut stream = match client.submit(authorized(request, &remote.token)?).await {
+        Ok(r) => r.into_inner(),
+        Err(s) if s.code() == Code::Unauthenticated => bail!(
+            "the controller at {url} refused the token ({}): use a token listed in the \
+             controller's --token-file",
+            s.message()
+        ),
+        Err(s) => bail!("the controller refused the run: {}", s.message()),
+    };
+    let keys = (plan.rows.iter())
+        .map(|r| RequestKey {
+            scenario: r.scenario.clone(),
+            name: r.name.clone(),
+            method: r.method.clone(),
+        })
+        .collect();
+    let mut live = Aggregator::new(keys);
+    let mut progress = Progress::new(show_progress, plan.duration());
+    let mut run_id = None;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut interrupted = false;
+    let result = loop {
+        tokio::select! {
+            message = stream.message() => match message {
+                Ok(Some(pb::RunUpdate { kind: Some(kind) })) => match kind {
+                    Update::Started(s) => {
+                        progress.println(&format!("Run {} on {} agent(s): {}", s.run_id, s.agents.len(), s.agents.join(", ")));
+                        run_id = Some(s.run_id);
+                    }
+                    Update::Snapshot(wire) => {
+                        let snapshot = snapshot_from_wire(&wire).context("a merged snapshot from the controller")?;
+                        live.ingest(&snapshot);
+                        live.close_through(snapshot.second);
+                        progress.update(&live.live());
+                    }
+                    Update::Note(n) => progress.println(&n.message),
+                    Update::ResultJson(json) => {
+                        break serde_json::from_str::<RunResult>(&json).context("the controller's result")?;
+                    }
+                },
+                Ok(Some(_)) => {}
+                Ok(None) => bail!("the controller ended the run without a result"),
+                Err(s) => bail!("lost the controller during the run: {}", s.message()),
+            },
+            _ = &mut ctrl_c, if !interrupted => {
+                interrupted = true;
+                progress.println("Stopping: waiting for the agents to drain (Ctrl-C again to quit at once)...");
+                if let Some(id) = &run_id {
+                    let stop = pb::StopRun { run_id: id.clone() };
+                    let _ = client.stop(authorized(stop, &remote.token)?).await;
+                }
+                tokio::spawn(async {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        std::process::exit(i32::from(crate::exit::INTERRUPTED));
+                    }
+                });
+            }
+        }
+    };
+    progress.finish();
+    Ok(result)
+}

@@ -1,0 +1,347 @@
+//! Distributed runs with real processes on loopback: a `stampede controller`, `stampede agent`s
+//! and `stampede run --controller`, against a counting target.
+
+use crate::common::{output, read_result, row, stampede, temp_dir, text, write};
+use stampede_testkit::TestTarget;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+const TOKEN: &str = "test-token-0123456789abcdef";
+
+/// Child processes killed when the test ends, however it ends.
+struct Procs(Vec<Child>);
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Starts `stampede controller` on ports chosen by the system; returns the agent and API URLs.
+fn controller(dir: &Path, procs: &mut Procs) -> (String, String, PathBuf) {
+    let tokens = write(dir, "ctl.token", &format!("# test\n{TOKEN}\n"));
+    let data = dir.join("data");
+    let mut child = stampede()
+        .args([
+            "controller",
+            "--listen",
+            "127.0.0.1:0",
+            "--api",
+            "127.0.0.1:0",
+        ])
+        .arg("--token-file")
+        .arg(&tokens)
+        .arg("--data-dir")
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the controller");
+    let stdout = child.stdout.take().expect("stdout");
+    procs.0.push(child);
+    let (mut agents, mut api) = (None, None);
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        let line = line.expect("controller output");
+        if let Some(a) = line.strip_prefix("agents listening on ") {
+            agents = Some(format!("http://{a}"));
+        } else if let Some(a) = line.strip_prefix("api listening on ") {
+            api = Some(format!("http://{a}"));
+        }
+        if agents.is_some() && api.is_some() {
+            break;
+        }
+    }
+    (
+        agents.expect("agent port printed"),
+        api.expect("API port printed"),
+        tokens,
+    )
+}
+
+fn agent(url: &str, tokens: &Path, id: &str, procs: &mut Procs) {
+    let child = stampede()
+        .args(["agent", "--controller", url, "--id", id])
+        .arg("--token-file")
+        .arg(tokens)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start an agent");
+    procs.0.push(child);
+}
+
+/// 9 users, weights 1:2 (3 and 6 users), each running exactly 2 iterations.
+fn scenario(dir: &Path, target: &str) -> PathBuf {
+    let yaml = format!(
+        "version: 1\ntarget: {target}\nload: {{ users: 9, spawn_rate: 100/s, duration: 20s, iterations: {{ per_user: 2 }} }}\n\
+         scenarios:\n  - name: a\n    weight: 1\n    think_time: 100ms\n    steps:\n      - get: /a\n\
+         \x20 - name: b\n    weight: 2\n    think_time: 100ms\n    steps:\n      - get: /b\n"
+    );
+    write(dir, "split.yaml", &yaml)
+}
+
+fn assert_exact_split(target: &TestTarget, result: &serde_json::Value) {
+    // Each user runs exactly 2 iterations: 3 users of `a`, 6 of `b`, cluster-wide.
+    assert_eq!(target.count("/a"), 6, "{:?}", target.counts());
+    assert_eq!(target.count("/b"), 12, "{:?}", target.counts());
+    assert_eq!(row(result, "a", "/a")["requests"].as_u64(), Some(6));
+    assert_eq!(row(result, "b", "/b")["requests"].as_u64(), Some(12));
+    assert_eq!(result["summary"]["requests"].as_u64(), Some(target.total()));
+    assert_eq!(target.connections(), 9, "one connection per virtual user");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_agents_split_users_exactly_and_the_merge_matches_the_target() {
+    let target = TestTarget::start().await;
+    let dir = temp_dir("dist-three");
+    let mut procs = Procs(Vec::new());
+    let (agents_url, api, tokens) = controller(&dir, &mut procs);
+    for i in 1..=3 {
+        agent(&agents_url, &tokens, &format!("agent-{i}"), &mut procs);
+    }
+    let file = scenario(&dir, &target.url());
+    let out_file = dir.join("result.json");
+    let out = output({
+        let mut c = stampede();
+        c.arg("run")
+            .arg(&file)
+            .args(["--controller", &api, "--min-agents", "3", "--quiet"]);
+        c.arg("--token-file")
+            .arg(&tokens)
+            .arg("--out")
+            .arg(&out_file);
+        c
+    })
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("on 3 agent(s)"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("Latency (ms)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let result = read_result(&out_file);
+    assert_exact_split(&target, &result);
+    assert_eq!(result["summary"]["max_users"], 9);
+    // The controller kept the same result in its data directory.
+    let kept: Vec<_> = std::fs::read_dir(dir.join("data"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let stored = read_result(&kept[0].path());
+    assert_eq!(stored["summary"]["requests"], result["summary"]["requests"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_token_is_refused_on_both_ports() {
+    let dir = temp_dir("dist-token");
+    let mut procs = Procs(Vec::new());
+    let (agents_url, api, _) = controller(&dir, &mut procs);
+    let wrong = write(&dir, "wrong.token", "not-the-right-token-at-all\n");
+    let file = write(
+        &dir,
+        "s.yaml",
+        "version: 1\ntarget: http://127.0.0.1:9\nload: { users: 1, duration: 1s }\nscenarios:\n  - name: a\n    steps:\n      - get: /\n",
+    );
+    let out = output({
+        let mut c = stampede();
+        c.arg("run")
+            .arg(&file)
+            .args(["--controller", &api, "--quiet"]);
+        c.arg("--token-file").arg(&wrong);
+        c
+    })
+    .await;
+    assert_ne!(out.status.code(), Some(0));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("refused the token"), "{stderr}");
+    let out = tokio::time::timeout(
+        Duration::from_secs(20),
+        output({
+            let mut c = stampede();
+            c.args(["agent", "--controller", &agents_url, "--token-file"])
+                .arg(&wrong);
+            c
+        }),
+    )
+    .await
+    .expect("a refused agent exits");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("rejected the agent's token"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_flag_runs_on_local_agent_processes() {
+    let target = TestTarget::start().await;
+    let dir = temp_dir("dist-local");
+    let file = scenario(&dir, &target.url());
+    let out_file = dir.join("result.json");
+    let out = output({
+        let mut c = stampede();
+        c.arg("run")
+            .arg(&file)
+            .args(["--agents", "2", "--quiet", "--out"])
+            .arg(&out_file);
+        c
+    })
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("on 2 agent(s)"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_exact_split(&target, &read_result(&out_file));
+}
+
+/// A steady closed-model load on `agents` agents for `duration`.
+fn steady(dir: &Path, target: &str, duration: &str) -> PathBuf {
+    let yaml = format!(
+        "version: 1\ntarget: {target}\nload: {{ users: 6, spawn_rate: 100/s, duration: {duration} }}\n\
+         scenarios:\n  - name: a\n    think_time: 50ms\n    steps:\n      - get: /a\n"
+    );
+    write(dir, "steady.yaml", &yaml)
+}
+
+async fn wait_for_requests(target: &TestTarget, n: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while target.total() < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the load never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_agent_is_named_and_the_run_completes_without_it() {
+    let target = TestTarget::start().await;
+    let dir = temp_dir("dist-kill-agent");
+    let mut procs = Procs(Vec::new());
+    let (agents_url, api, tokens) = controller(&dir, &mut procs);
+    for i in 1..=3 {
+        agent(&agents_url, &tokens, &format!("agent-{i}"), &mut procs);
+    }
+    let file = steady(&dir, &target.url(), "4s");
+    let out_file = dir.join("result.json");
+    let run = tokio::spawn(output({
+        let mut c = stampede();
+        c.arg("run")
+            .arg(&file)
+            .args(["--controller", &api, "--min-agents", "3", "--quiet"]);
+        c.arg("--token-file")
+            .arg(&tokens)
+            .arg("--out")
+            .arg(&out_file);
+        c
+    }));
+    wait_for_requests(&target, 30).await;
+    // procs.0[0] is the controller; agent-2 is procs.0[2]. `kill` is SIGKILL on Unix.
+    procs.0[2].kill().expect("kill agent-2");
+    let out = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the run ends")
+        .expect("join");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("agent agent-2 was lost"), "{stderr}");
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("Agent event at") && stdout.contains("agent-2"),
+        "{stdout}"
+    );
+    let result = read_result(&out_file);
+    let events = result["events"].as_array().expect("events");
+    let lost: Vec<_> = events
+        .iter()
+        .filter(|e| e["kind"] == "agent_lost")
+        .collect();
+    assert_eq!(lost.len(), 1, "{events:#?}");
+    assert!(lost[0]["message"].as_str().unwrap().contains("agent-2"));
+    assert!(lost[0]["second"].as_f64().unwrap() > 0.0);
+    // What the survivors did is all counted; the killed agent's last partial second is lost.
+    let merged = result["summary"]["requests"].as_u64().unwrap();
+    assert!(
+        merged > 30 && merged <= target.total(),
+        "{merged} vs {}",
+        target.total()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_stop_their_load_when_the_controller_dies() {
+    let target = TestTarget::start().await;
+    let dir = temp_dir("dist-kill-controller");
+    let mut procs = Procs(Vec::new());
+    let (agents_url, api, tokens) = controller(&dir, &mut procs);
+    for i in 1..=2 {
+        agent(&agents_url, &tokens, &format!("agent-{i}"), &mut procs);
+    }
+    let file = steady(&dir, &target.url(), "30s");
+    let run = tokio::spawn(output({
+        let mut c = stampede();
+        c.arg("run")
+            .arg(&file)
+            .args(["--controller", &api, "--min-agents", "2", "--quiet"]);
+        c.arg("--token-file").arg(&tokens);
+        c
+    }));
+    wait_for_requests(&target, 30).await;
+    procs.0[0].kill().expect("kill the controller");
+    let out = tokio::time::timeout(Duration::from_secs(20), run)
+        .await
+        .expect("the submitter notices")
+        .expect("join");
+    assert_ne!(out.status.code(), Some(0));
+    // The dead man's switch cuts the load 5 s after the controller's last message.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let after = target.total();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        target.total(),
+        after,
+        "load went on after the controller died"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_model_rates_are_split_not_multiplied() {
+    let target = TestTarget::start().await;
+    let dir = temp_dir("dist-open");
+    let yaml = format!(
+        "version: 1\ntarget: {}\nload: {{ arrival_rate: 60/s, duration: 2s, max_users: 12 }}\n\
+         scenarios:\n  - name: o\n    steps:\n      - get: /o\n",
+        target.url()
+    );
+    let file = write(&dir, "open.yaml", &yaml);
+    let out_file = dir.join("result.json");
+    let out = output({
+        let mut c = stampede();
+        c.arg("run")
+            .arg(&file)
+            .args(["--agents", "3", "--quiet", "--out"])
+            .arg(&out_file);
+        c
+    })
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // 60/s for 2 s cluster-wide: exactly 120 arrivals, not 120 per agent.
+    assert_eq!(target.count("/o"), 120);
+    assert_eq!(read_result(&out_file)["summary"]["requests"], 120);
+}
