@@ -70,3 +70,17 @@ pub fn row<'a>(result: &'a serde_json::Value, scenario: &str, name: &str) -> &'a
         .find(|r| r["scenario"] == scenario && r["name"] == name)
         .unwrap_or_else(|| panic!("no row {scenario} / {name} in {:#}", result["requests"]))
 }
+
+/// Runs `stampede run FILE --quiet --out <FILE's dir>/result.json EXTRA…` to completion and
+/// returns its output and the result path.
+pub async fn run_quiet(file: &std::path::Path, extra: &[&str]) -> (Output, PathBuf) {
+    let out_file = file.with_file_name("result.json");
+    let mut cmd = stampede();
+    cmd.arg("run")
+        .arg(file)
+        .arg("--quiet")
+        .arg("--out")
+        .arg(&out_file)
+        .args(extra);
+    (output(cmd).await, out_file)
+}

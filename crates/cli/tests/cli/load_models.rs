@@ -1,7 +1,7 @@
 //! Load models through the binary: an open-model run, per-scenario loads without a top-level
 //! one, and the run-wide limits from the command line.
 
-use crate::common::{output, read_result, row, stampede, temp_dir, text, write};
+use crate::common::{output, read_result, row, run_quiet, stampede, temp_dir, text, write};
 use stampede_testkit::TestTarget;
 use std::time::{Duration, Instant};
 
@@ -18,17 +18,7 @@ async fn an_open_model_run_reports_arrivals_lag_and_service_time() {
             target.url()
         ),
     );
-    let out_file = dir.join("result.json");
-    let out = output({
-        let mut c = stampede();
-        c.arg("run")
-            .arg(&file)
-            .arg("--out")
-            .arg(&out_file)
-            .arg("--quiet");
-        c
-    })
-    .await;
+    let (out, out_file) = run_quiet(&file, &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let result = read_result(&out_file);
     // 50/s for 2 s: exactly 100 iterations, each started (none dropped) and seen by the target.
@@ -64,17 +54,7 @@ async fn scenarios_with_their_own_loads_need_no_top_level_load() {
             target.url()
         ),
     );
-    let out_file = dir.join("result.json");
-    let out = output({
-        let mut c = stampede();
-        c.arg("run")
-            .arg(&file)
-            .arg("--out")
-            .arg(&out_file)
-            .arg("--quiet");
-        c
-    })
-    .await;
+    let (out, out_file) = run_quiet(&file, &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let result = read_result(&out_file);
     assert_eq!(target.count("/buy"), 10);

@@ -1,4 +1,4 @@
-use crate::common::{output, read_result, row, stampede, temp_dir, text, write};
+use crate::common::{output, read_result, row, run_quiet, stampede, temp_dir, text, write};
 use stampede_testkit::{TestTarget, closed_port};
 use std::time::{Duration, Instant};
 
@@ -19,17 +19,7 @@ async fn reported_requests_equal_what_the_target_counted() {
             "  - name: reader\n    weight: 2\n    think_time: 10ms\n    steps:\n      - get: /items/1\n        name: item\n      - get: /items/2\n        name: item\n      - get: /status/500\n  - name: writer\n    weight: 1\n    think_time: 10ms\n    steps:\n      - post: /cart\n        json: { product: 42 }\n        expect: { status: 201 }\n",
         ),
     );
-    let out_file = dir.join("result.json");
-    let out = output({
-        let mut c = stampede();
-        c.arg("run")
-            .arg(&file)
-            .arg("--out")
-            .arg(&out_file)
-            .arg("--quiet");
-        c
-    })
-    .await;
+    let (out, out_file) = run_quiet(&file, &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let result = read_result(&out_file);
 

@@ -1,7 +1,7 @@
 //! Thresholds end to end: file and `--threshold` thresholds against a real target, exit codes
 //! 0 / 1 / 2, the JSON `thresholds` and `run.status`, and an early abort.
 
-use crate::common::{output, read_result, stampede, temp_dir, text, write};
+use crate::common::{output, read_result, run_quiet, stampede, temp_dir, text, write};
 use stampede_testkit::TestTarget;
 use std::time::{Duration, Instant};
 
@@ -52,18 +52,7 @@ async fn passing_thresholds_exit_0_with_their_values_in_the_json() {
 ",
         ),
     );
-    let out_file = dir.join("result.json");
-    let out = output({
-        let mut c = stampede();
-        c.arg("run")
-            .arg(&file)
-            .arg("--quiet")
-            .arg("--out")
-            .arg(&out_file);
-        c.args(["--threshold", "latency.max[request=home]<5s"]);
-        c
-    })
-    .await;
+    let (out, out_file) = run_quiet(&file, &["--threshold", "latency.max[request=home]<5s"]).await;
     let stdout = text(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -111,18 +100,15 @@ async fn a_failed_or_empty_threshold_exits_1() {
 ",
         ),
     );
-    let out_file = dir.join("result.json");
-    let out = output({
-        let mut c = stampede();
-        c.arg("run")
-            .arg(&file)
-            .arg("--quiet")
-            .arg("--out")
-            .arg(&out_file);
-        c.args(["--threshold", "latency.p95[request=slow]<5ms"]);
-        c.args(["--threshold", "failure_rate[window=1s]<=0%"]);
-        c
-    })
+    let (out, out_file) = run_quiet(
+        &file,
+        &[
+            "--threshold",
+            "latency.p95[request=slow]<5ms",
+            "--threshold",
+            "failure_rate[window=1s]<=0%",
+        ],
+    )
     .await;
     let stdout = text(&out.stdout);
     assert_eq!(
@@ -180,18 +166,8 @@ thresholds:
             target.url()
         ),
     );
-    let out_file = dir.join("result.json");
     let started = Instant::now();
-    let out = output({
-        let mut c = stampede();
-        c.arg("run")
-            .arg(&file)
-            .arg("--quiet")
-            .arg("--out")
-            .arg(&out_file);
-        c
-    })
-    .await;
+    let (out, out_file) = run_quiet(&file, &[]).await;
     let wall = started.elapsed();
     let stdout = text(&out.stdout);
     assert_eq!(
