@@ -99,107 +99,20 @@ build_stampede() {
 # ---------------------------------------------------------------------------
 # 3. nginx on 127.0.0.1 speaking h2c, one worker pinned to CPU 1
 # ---------------------------------------------------------------------------
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/stampede-bench-h2.XXXXXX")"
-NGINX_PID=""
-cleanup() {
-    local rc=$?
-    if [[ -n "$NGINX_PID" ]] && kill -0 "$NGINX_PID" 2>/dev/null; then
-        kill -QUIT "$NGINX_PID" 2>/dev/null || true
-        for _ in $(seq 50); do
-            kill -0 "$NGINX_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$NGINX_PID" 2>/dev/null || true
-        wait "$NGINX_PID" 2>/dev/null || true
-        log "nginx stopped"
-    fi
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-pick_port() {
-    if [[ -n "${BENCH_PORT:-}" ]]; then
-        echo "$BENCH_PORT"
-        return
-    fi
-    local p
-    for p in $(seq 18180 18230); do
-        if ! port_in_use "$p"; then
-            echo "$p"
-            return
-        fi
-    done
-    echo "no free port in 18180-18230" >&2
-    exit 1
-}
-
-# The fixed 100-byte response body.
-BODY="$(printf 'stampede-benchmark-%.0s' 1 2 3 4 5)"  # 5 x 19 = 95 bytes
-BODY="${BODY}done!"                                    # 100 bytes
-
-start_nginx() {
-    PORT="$(pick_port)"
-    mkdir -p "$WORK/nginx/tmp"
-    # `listen ... http2` without `ssl` is HTTP/2 with prior knowledge (nginx 1.22's syntax; newer
-    # versions also accept it). keepalive_requests also bounds requests per HTTP/2 connection.
-    cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-worker_cpu_affinity 10;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events {
-    worker_connections 4096;
-}
-http {
-    access_log off;
-    client_body_temp_path $WORK/nginx/tmp/body;
-    proxy_temp_path $WORK/nginx/tmp/proxy;
-    fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-    uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-    scgi_temp_path $WORK/nginx/tmp/scgi;
-    keepalive_timeout 120s;
-    keepalive_requests 100000000;
-    server {
-        listen 127.0.0.1:$PORT http2;
-        location / {
-            default_type text/plain;
-            return 200 "$BODY";
-        }
-    }
-}
-EOF
-    taskset -c 1 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
-    NGINX_PID=$!
-    for _ in $(seq 100); do
-        if port_in_use "$PORT"; then break; fi
-        if ! kill -0 "$NGINX_PID" 2>/dev/null; then
-            cat "$WORK/nginx/error.log" >&2 || true
-            echo "nginx did not start" >&2
-            exit 1
-        fi
-        sleep 0.05
-    done
-    URL="http://127.0.0.1:$PORT/"
-    # Check it answers HTTP/2 with prior knowledge, with exactly 100 bytes.
+PORT_FIRST=18180
+NGINX_LISTEN_OPTS="http2"
+# Check it answers HTTP/2 with prior knowledge, with exactly 100 bytes.
+check_nginx() {
     local answer
     answer="$(curl -s --max-time 5 --http2-prior-knowledge -o /dev/null \
-        -w '%{http_version} %{size_download}' "$URL" || true)"
+        -w '%{http_version} %{size_download}' "$1" || true)"
     if [[ "$answer" != "2 100" ]]; then
         echo "nginx answered '$answer' (HTTP version, bytes), expected '2 100'" >&2
         exit 1
     fi
-    WORKER_PID="$(pgrep -P "$NGINX_PID" | head -1)"
-    log "nginx h2c on $URL (master $NGINX_PID, worker $WORKER_PID, CPU 1)"
 }
-
-# CPU ticks (utime + stime) of a process so far.
-proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-CLK_TCK="$(getconf CLK_TCK)"
+# shellcheck source=bench/lib/pinned.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/pinned.sh"
 
 # ---------------------------------------------------------------------------
 # 4. Generators
@@ -207,25 +120,6 @@ CLK_TCK="$(getconf CLK_TCK)"
 ROWS=()      # "tool|version|requests|rps|user|sys|nginx_cpu|errors"
 BASE_CPU100K=""
 BASE_RPS=""
-
-# Runs "$@" pinned to CPU 0 under /usr/bin/time; sets USER_S SYS_S NGINX_CPU.
-measure() {
-    local name="$1"
-    shift
-    local before after
-    before="$(proc_ticks "$WORKER_PID")"
-    if ! /usr/bin/time -f '%U %S' -o "$WORK/$name.time" taskset -c 0 "$@" \
-        >"$WORK/$name.out" 2>"$WORK/$name.err"; then
-        log "$name failed:"
-        tail -20 "$WORK/$name.err" >&2
-        return 1
-    fi
-    after="$(proc_ticks "$WORKER_PID")"
-    read -r USER_S SYS_S <"$WORK/$name.time"
-    # nginx worker CPU as a share of one core over the run.
-    NGINX_CPU="$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v d="${DURATION%s}" \
-        'BEGIN {printf "%.0f%%", 100 * t / hz / d}')"
-}
 
 run_h2load() {
     # -c connections, -m 1 stream in flight per connection, -t 1 thread, -D seconds.

@@ -108,104 +108,19 @@ build_stampede() {
 # ---------------------------------------------------------------------------
 # 3. nginx on 127.0.0.1, one worker pinned to CPU 1
 # ---------------------------------------------------------------------------
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/stampede-bench.XXXXXX")"
-NGINX_PID=""
-cleanup() {
-    local rc=$?
-    if [[ -n "$NGINX_PID" ]] && kill -0 "$NGINX_PID" 2>/dev/null; then
-        kill -QUIT "$NGINX_PID" 2>/dev/null || true
-        for _ in $(seq 50); do
-            kill -0 "$NGINX_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$NGINX_PID" 2>/dev/null || true
-        wait "$NGINX_PID" 2>/dev/null || true
-        log "nginx stopped"
-    fi
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-pick_port() {
-    if [[ -n "${BENCH_PORT:-}" ]]; then
-        echo "$BENCH_PORT"
-        return
-    fi
-    local p
-    for p in $(seq 18080 18130); do
-        if ! port_in_use "$p"; then
-            echo "$p"
-            return
-        fi
-    done
-    echo "no free port in 18080-18130" >&2
-    exit 1
-}
-
-# The fixed 100-byte response body.
-BODY="$(printf 'stampede-benchmark-%.0s' 1 2 3 4 5)"  # 5 x 19 = 95 bytes
-BODY="${BODY}done!"                                    # 100 bytes
-
-start_nginx() {
-    PORT="$(pick_port)"
-    mkdir -p "$WORK/nginx/tmp"
-    cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-worker_cpu_affinity 10;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events {
-    worker_connections 4096;
-}
-http {
-    access_log off;
-    client_body_temp_path $WORK/nginx/tmp/body;
-    proxy_temp_path $WORK/nginx/tmp/proxy;
-    fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-    uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-    scgi_temp_path $WORK/nginx/tmp/scgi;
-    keepalive_timeout 120s;
-    keepalive_requests 100000000;
-    server {
-        listen 127.0.0.1:$PORT;
-        location / {
-            default_type text/plain;
-            return 200 "$BODY";
-        }
-    }
-}
-EOF
-    taskset -c 1 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
-    NGINX_PID=$!
-    for _ in $(seq 100); do
-        if port_in_use "$PORT"; then break; fi
-        if ! kill -0 "$NGINX_PID" 2>/dev/null; then
-            cat "$WORK/nginx/error.log" >&2 || true
-            echo "nginx did not start" >&2
-            exit 1
-        fi
-        sleep 0.05
-    done
-    URL="http://127.0.0.1:$PORT/"
-    # Check the body is exactly 100 bytes.
+PORT_FIRST=18080
+NGINX_LISTEN_OPTS=""
+# Check the body is exactly 100 bytes.
+check_nginx() {
     local len
-    len="$(curl -s --max-time 5 "$URL" | wc -c || true)"
+    len="$(curl -s --max-time 5 "$1" | wc -c || true)"
     if [[ "$len" != 100 ]]; then
         echo "nginx answered $len bytes, expected 100" >&2
         exit 1
     fi
-    WORKER_PID="$(pgrep -P "$NGINX_PID" | head -1)"
-    log "nginx on $URL (master $NGINX_PID, worker $WORKER_PID, CPU 1)"
 }
-
-# CPU ticks (utime + stime) of a process so far.
-proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-CLK_TCK="$(getconf CLK_TCK)"
+# shellcheck source=bench/lib/pinned.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/pinned.sh"
 
 # ---------------------------------------------------------------------------
 # 4. Generators
@@ -213,25 +128,6 @@ CLK_TCK="$(getconf CLK_TCK)"
 ROWS=()      # "tool|version|requests|rps|user|sys|nginx_cpu|errors"
 WRK_CPU100K=""
 WRK_RPS=""
-
-# Runs "$@" pinned to CPU 0 under /usr/bin/time; sets USER_S SYS_S NGINX_CPU.
-measure() {
-    local name="$1"
-    shift
-    local before after
-    before="$(proc_ticks "$WORKER_PID")"
-    if ! /usr/bin/time -f '%U %S' -o "$WORK/$name.time" taskset -c 0 "$@" \
-        >"$WORK/$name.out" 2>"$WORK/$name.err"; then
-        log "$name failed:"
-        tail -20 "$WORK/$name.err" >&2
-        return 1
-    fi
-    after="$(proc_ticks "$WORKER_PID")"
-    read -r USER_S SYS_S <"$WORK/$name.time"
-    # nginx worker CPU as a share of one core over the run.
-    NGINX_CPU="$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v d="${DURATION%s}" \
-        'BEGIN {printf "%.0f%%", 100 * t / hz / d}')"
-}
 
 run_wrk() {
     measure wrk wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$URL" || return 1
