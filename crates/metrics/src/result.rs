@@ -106,6 +106,17 @@ pub struct Regression {
     pub change_pct: f64,
 }
 
+impl Regression {
+    /// The unit suffix of `baseline` and `value` as printed: `%` for rates, ` ms` for latency.
+    pub fn unit(&self) -> &'static str {
+        if self.metric.ends_with("_rate") {
+            "%"
+        } else {
+            " ms"
+        }
+    }
+}
+
 /// A notable moment of the run, drawn as a marker on the report's charts.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]

@@ -240,11 +240,7 @@ fn baseline(out: &mut String, result: &RunResult) {
          <th class=\"n\">This run</th><th class=\"n\">Change</th></tr>\n",
     );
     for r in &b.regressions {
-        let unit = if r.metric.ends_with("_rate") {
-            "%"
-        } else {
-            " ms"
-        };
+        let unit = r.unit();
         let _ = writeln!(
             out,
             "<tr><td>{} / {} {}</td><td>{}</td><td class=\"n\">{}{unit}</td><td class=\"n\">{}{unit}</td><td class=\"n bad\">+{}%</td></tr>",

@@ -105,11 +105,7 @@ fn baseline(out: &mut String, result: &RunResult) {
     }
     out.push_str("| Request | Metric | Baseline | This run | Change |\n|---|---|---:|---:|---:|\n");
     for r in &b.regressions {
-        let unit = if r.metric.ends_with("_rate") {
-            "%"
-        } else {
-            " ms"
-        };
+        let unit = r.unit();
         let _ = writeln!(
             out,
             "| {} / {} {} | {} | {}{unit} | {}{unit} | **+{}%** |",

@@ -198,11 +198,7 @@ fn print_baseline(b: &stampede_metrics::result::BaselineResult) {
         short(b.max_regression_pct)
     );
     for r in &b.regressions {
-        let unit = if r.metric.ends_with("_rate") {
-            "%"
-        } else {
-            " ms"
-        };
+        let unit = r.unit();
         eprintln!(
             "  {} / {} {}: {} {}{unit} → {}{unit} (+{}%)",
             r.scenario,
