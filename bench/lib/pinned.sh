@@ -46,9 +46,12 @@ pick_port() {
     exit 1
 }
 
-# The fixed 100-byte response body.
-BODY="$(printf 'stampede-benchmark-%.0s' 1 2 3 4 5)"  # 5 x 19 = 95 bytes
-BODY="${BODY}done!"                                    # 100 bytes
+# The fixed 100-byte response body (a caller may set BODY and BODY_TYPE first).
+if [[ -z "${BODY:-}" ]]; then
+    BODY="$(printf 'stampede-benchmark-%.0s' 1 2 3 4 5)"  # 5 x 19 = 95 bytes
+    BODY="${BODY}done!"                                    # 100 bytes
+fi
+BODY_TYPE="${BODY_TYPE:-text/plain}"
 
 start_nginx() {
     PORT="$(pick_port)"
@@ -76,8 +79,8 @@ http {
     server {
         listen 127.0.0.1:$PORT${NGINX_LISTEN_OPTS:+ $NGINX_LISTEN_OPTS};
         location / {
-            default_type text/plain;
-            return 200 "$BODY";
+            default_type $BODY_TYPE;
+            return 200 '$BODY';
         }
     }
 }

@@ -120,6 +120,10 @@ pub struct LoadOverrides {
     /// Stop after this many requests in total, or the duration.
     #[arg(long, value_name = "N")]
     pub max_requests: Option<u64>,
+    /// Run against this environment of the file's `environments` (its target, headers and
+    /// variables replace the file's).
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
 }
 
 /// Output settings shared by `run` and `demo`.
@@ -164,6 +168,9 @@ pub struct ValidateArgs {
     /// Output format of the diagnostics.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Validate with this environment of the file's `environments` applied.
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,6 +201,8 @@ pub struct SchemaArgs {
 pub enum SchemaKind {
     /// The JSON result written by `run --out`.
     Result,
+    /// The scenario file format (for editors: yaml-language-server)
+    Scenario,
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {

@@ -44,7 +44,7 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.set_position(live.seconds as u64);
             bar.set_message(line);
-        } else if self.plain && live.seconds % PLAIN_EVERY_S == 0 {
+        } else if self.plain && live.seconds.is_multiple_of(PLAIN_EVERY_S) {
             eprintln!("{line}");
         }
     }

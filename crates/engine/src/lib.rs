@@ -44,12 +44,18 @@
 mod arrival;
 mod client;
 mod cookies;
+mod feed;
+mod flow;
 mod groups;
 mod limits;
 mod pace;
 mod prepare;
 mod record;
+mod resources;
+mod respond;
 mod scheduler;
+mod script_host;
+mod vars;
 mod vu;
 
 use stampede_metrics::Snapshot;
@@ -83,6 +89,8 @@ pub enum EndReason {
 
 /// What the engine reports, in order: `Started`, then one `Snapshot` per second (the last one
 /// possibly partial), then `Finished`.
+// A snapshot is sent once per second: boxing it would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum EngineEvent {
     /// Load generation began at this instant; snapshot seconds count from here.
@@ -115,6 +123,8 @@ pub enum EngineError {
     },
     #[error("TLS configuration: {0}")]
     Tls(String),
+    #[error("{0}")]
+    Script(String),
 }
 
 /// Runs `assignment` until its load profile ends or `cancel` fires, streaming [`EngineEvent`]s.
@@ -152,7 +162,18 @@ pub async fn run(
         seed: assignment.seed,
         limits: Arc::new(limits::RunLimits::new(&plan.load.limits)),
         arrival_phase: assignment.arrival_phase,
+        globals: std::sync::OnceLock::new(),
     });
+    // `setup` runs once before the load starts (its requests are recorded in the first
+    // snapshot); what it extracts is given to every user.
+    if !ctx.prepared.setup.is_empty() {
+        let setup = vu::run_once(&ctx, &ctx.prepared.setup);
+        let globals = tokio::select! {
+            globals = setup => globals,
+            _ = cancel.cancelled() => Vec::new(),
+        };
+        let _ = ctx.globals.set(globals);
+    }
 
     let at = Instant::now();
     let start = tokio::time::Instant::from_std(at);
@@ -167,7 +188,15 @@ pub async fn run(
         events.clone(),
         warned.clone(),
     );
-    let reason = groups::run_all(ctx, &plan, start, users.clone(), &cancel).await;
+    let reason = groups::run_all(ctx.clone(), &plan, start, users.clone(), &cancel).await;
+    // `teardown` runs once after the last user stopped, unless the run was cancelled.
+    if !ctx.prepared.teardown.is_empty() && !cancel.is_cancelled() {
+        let teardown = vu::run_once(&ctx, &ctx.prepared.teardown);
+        tokio::select! {
+            _ = teardown => {}
+            _ = cancel.cancelled() => {}
+        }
+    }
 
     // Every virtual user has stopped: nothing records any more.
     let second = rotation.finish().await;

@@ -3,11 +3,15 @@
 //! reference-counted values.
 
 use crate::EngineError;
+use crate::vars::{Compiled, Slots};
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
 use http::uri::Authority;
 use http::{HeaderMap, Method, Uri};
-use stampede_scenario::{Distribution, Expect, Plan, Scheme, Step, ThinkTime};
+use stampede_scenario::{
+    Action, Condition, Content, Distribution, Expect, JsonPart, MetricKind, OnFailure, Plan,
+    Scheme, Step, ThinkTime,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -133,20 +137,127 @@ pub(crate) struct PreparedStep {
     pub think_time: ThinkTime,
     pub check: Check,
     /// Whether something reads this step's response body, so its first `max_body` bytes are
-    /// kept; otherwise the body is only counted. Nothing reads bodies yet (checks on the status
-    /// only): body checks and extraction will set it.
+    /// kept; otherwise the body is only counted.
     pub reads_body: bool,
+    /// Whether something reads the final response's headers (extraction, header checks).
+    pub reads_headers: bool,
+    /// Parts rendered per request from the user's variables (`None`: a fully static step).
+    pub dynamic: Option<Box<Dynamic>>,
+    /// Body, JSON and header checks, with their names.
+    pub checks: Vec<(String, stampede_extract::Check)>,
+    /// `expect.max_duration`, in microseconds.
+    pub max_duration_us: Option<u64>,
+    pub extractions: Vec<PreparedExtraction>,
+    /// Fetch the page's embedded resources.
+    pub resources: Option<stampede_scenario::Resources>,
+    /// The request a resource is fetched with (a `GET` on the resources row; its URL is
+    /// rendered per resource).
+    pub resource_step: Option<Box<PreparedStep>>,
+}
+
+/// The templated parts of a step.
+#[derive(Debug)]
+pub(crate) struct Dynamic {
+    /// The URL when it has placeholders (rendered, then joined with the target like the file's
+    /// static URLs are).
+    pub url: Option<Compiled>,
+    /// Headers with placeholders (set after the static ones, replacing a header of that name).
+    pub headers: Vec<(HeaderName, Compiled)>,
+    pub body: Option<DynamicBody>,
+}
+
+/// A body with placeholders.
+#[derive(Debug)]
+pub(crate) enum DynamicBody {
+    Text(Compiled),
+    Form(Vec<(String, Compiled)>),
+    Json(Vec<JsonPiece>),
+}
+
+#[derive(Debug)]
+pub(crate) enum JsonPiece {
+    Raw(Box<str>),
+    Quoted(Compiled),
+    Typed(Compiled),
+}
+
+/// One extraction, ready to run.
+#[derive(Debug)]
+pub(crate) struct PreparedExtraction {
+    pub slot: usize,
+    /// The variable's name (for the failed check `extract <name>`).
+    pub name: String,
+    pub extractor: stampede_extract::Extractor,
+    pub all: bool,
+    pub on_failure: OnFailure,
+    pub default: Option<String>,
 }
 
 #[derive(Debug)]
 pub(crate) struct PreparedScenario {
     pub think_time: ThinkTime,
-    pub on_start: Vec<PreparedStep>,
-    pub steps: Vec<PreparedStep>,
+    pub on_start: Vec<PreparedAction>,
+    pub steps: Vec<PreparedAction>,
+    pub on_stop: Vec<PreparedAction>,
     /// Closed model: fixed interval between iteration starts.
     pub pacing: Option<Duration>,
     /// Drawn once per user; multiplies its think times.
     pub pace_factor: Option<Distribution>,
+}
+
+/// An action of a flow, with variables resolved to slots.
+#[derive(Debug)]
+pub(crate) enum PreparedAction {
+    Request(Box<PreparedStep>),
+    Group {
+        /// The trend its time is recorded under (`group.<name>`).
+        trend: String,
+        actions: Vec<PreparedAction>,
+        think_time: Option<ThinkTime>,
+    },
+    Repeat {
+        count: u32,
+        actions: Vec<PreparedAction>,
+    },
+    ForEach {
+        list: usize,
+        var: usize,
+        actions: Vec<PreparedAction>,
+    },
+    If {
+        condition: PreparedCondition,
+        then: Vec<PreparedAction>,
+        otherwise: Vec<PreparedAction>,
+    },
+    Script {
+        id: stampede_script::ScriptId,
+        row: u32,
+    },
+    Metric {
+        kind: MetricKind,
+        name: String,
+        value: Compiled,
+    },
+}
+
+#[derive(Debug)]
+pub(crate) enum PreparedCondition {
+    Exists {
+        slot: usize,
+        negate: bool,
+    },
+    Equals {
+        slot: usize,
+        value: Compiled,
+        negate: bool,
+    },
+    Matches {
+        slot: usize,
+        regex: regex::Regex,
+    },
+    LastCheck {
+        passed: bool,
+    },
 }
 
 /// The whole plan, prebuilt.
@@ -155,8 +266,30 @@ pub(crate) struct PreparedPlan {
     /// Distinct origins of the plan; index 0 is the target.
     pub origins: Vec<Arc<Origin>>,
     pub scenarios: Vec<PreparedScenario>,
+    pub setup: Vec<PreparedAction>,
+    pub teardown: Vec<PreparedAction>,
     /// Number of prepared steps (ids are `0..step_count`).
     pub step_count: usize,
+    /// Every variable name of the plan.
+    pub slots: Slots,
+    /// `variables`: what every user starts with.
+    pub initial: Vec<(usize, String)>,
+    /// The plan's scripts (empty when it has none: then no user creates an interpreter).
+    pub scripts: Arc<stampede_script::Scripts>,
+    /// The target's base path, joined to rendered URLs that are paths.
+    pub base_path: String,
+    /// Feeders whose columns the plan uses.
+    pub feeds: Vec<PreparedFeed>,
+}
+
+/// A feeder at run time, with the slots its columns fill.
+#[derive(Debug)]
+pub(crate) struct PreparedFeed {
+    pub name: String,
+    pub feed: crate::feed::Feed,
+    pub each: stampede_scenario::Each,
+    /// (column index, variable slot) of every column a template uses.
+    pub columns: Vec<(usize, usize)>,
 }
 
 impl PreparedPlan {
@@ -171,29 +304,59 @@ impl PreparedPlan {
             plan,
             origins: vec![Arc::new(target)],
             next_id: 0,
+            slots: Slots::default(),
+            scripts: stampede_script::Scripts::new(),
+            scripted: has_script(&plan.setup)
+                || has_script(&plan.teardown)
+                || (plan.scenarios.iter()).any(|s| {
+                    has_script(&s.on_start) || has_script(&s.steps) || has_script(&s.on_stop)
+                }),
         };
+        let initial = (plan.variables.iter())
+            .map(|(name, value)| (builder.slots.slot(name), value.clone()))
+            .collect();
+        let none = ThinkTime::None;
+        let setup = builder.actions(&plan.setup, none)?;
+        let teardown = builder.actions(&plan.teardown, none)?;
         let mut scenarios = Vec::with_capacity(plan.scenarios.len());
         for scenario in &plan.scenarios {
-            let mut prepare = |steps: &[Step]| -> Result<Vec<PreparedStep>, EngineError> {
-                steps
-                    .iter()
-                    .map(|s| builder.step(s, scenario.think_time))
-                    .collect()
-            };
-            let on_start = prepare(&scenario.on_start)?;
-            let steps = prepare(&scenario.steps)?;
+            let think = scenario.think_time;
             scenarios.push(PreparedScenario {
-                think_time: scenario.think_time,
-                on_start,
-                steps,
+                think_time: think,
+                on_start: builder.actions(&scenario.on_start, think)?,
+                steps: builder.actions(&scenario.steps, think)?,
+                on_stop: builder.actions(&scenario.on_stop, think)?,
                 pacing: scenario.pacing,
                 pace_factor: scenario.pace_factor,
             });
         }
+        let feeds = (plan.data.iter())
+            .map(|set| {
+                let columns = (set.table.columns.iter().enumerate())
+                    .filter_map(|(i, c)| {
+                        let slot = builder.slots.get(&format!("{}.{c}", set.feeder.name))?;
+                        Some((i, slot))
+                    })
+                    .collect();
+                PreparedFeed {
+                    name: set.feeder.name.clone(),
+                    feed: crate::feed::Feed::new(&set.feeder, set.table.clone(), None),
+                    each: set.feeder.each,
+                    columns,
+                }
+            })
+            .collect();
         Ok(PreparedPlan {
+            feeds,
             origins: builder.origins,
             scenarios,
+            setup,
+            teardown,
             step_count: builder.next_id,
+            slots: builder.slots,
+            initial,
+            scripts: Arc::new(builder.scripts),
+            base_path: plan.target.base_path.clone(),
         })
     }
 }
@@ -202,32 +365,123 @@ struct Builder<'a> {
     plan: &'a Plan,
     origins: Vec<Arc<Origin>>,
     next_id: usize,
+    slots: Slots,
+    scripts: stampede_script::Scripts,
+    /// The plan has scripts: they read the last response (`response`), so every step keeps it.
+    scripted: bool,
+}
+
+/// Whether `actions` hold a script, at any depth.
+fn has_script(actions: &[Action]) -> bool {
+    actions.iter().any(|a| match a {
+        Action::Script(_) => true,
+        Action::Group { actions, .. }
+        | Action::Repeat { actions, .. }
+        | Action::ForEach { actions, .. } => has_script(actions),
+        Action::If {
+            then, otherwise, ..
+        } => has_script(then) || has_script(otherwise),
+        Action::Request(_) | Action::Metric(_) => false,
+    })
 }
 
 impl Builder<'_> {
+    fn actions(
+        &mut self,
+        actions: &[Action],
+        think: ThinkTime,
+    ) -> Result<Vec<PreparedAction>, EngineError> {
+        actions.iter().map(|a| self.action(a, think)).collect()
+    }
+
+    fn action(&mut self, action: &Action, think: ThinkTime) -> Result<PreparedAction, EngineError> {
+        Ok(match action {
+            Action::Request(step) => PreparedAction::Request(Box::new(self.step(step, think)?)),
+            Action::Group {
+                name,
+                actions,
+                think_time,
+            } => PreparedAction::Group {
+                trend: format!("group.{name}"),
+                actions: self.actions(actions, think)?,
+                think_time: *think_time,
+            },
+            Action::Repeat { count, actions } => PreparedAction::Repeat {
+                count: *count,
+                actions: self.actions(actions, think)?,
+            },
+            Action::ForEach { list, var, actions } => PreparedAction::ForEach {
+                list: self.slots.slot(list),
+                var: self.slots.slot(var),
+                actions: self.actions(actions, think)?,
+            },
+            Action::If {
+                condition,
+                then,
+                otherwise,
+            } => PreparedAction::If {
+                condition: self.condition(condition)?,
+                then: self.actions(then, think)?,
+                otherwise: self.actions(otherwise, think)?,
+            },
+            Action::Script(script) => {
+                for name in &script.sets {
+                    self.slots.slot(name);
+                }
+                let id = self
+                    .scripts
+                    .add(&script.origin, script.first_line, &script.code)
+                    .map_err(|e| EngineError::Script(e.to_string()))?;
+                PreparedAction::Script {
+                    id,
+                    row: script.row,
+                }
+            }
+            Action::Metric(op) => PreparedAction::Metric {
+                kind: op.kind,
+                name: op.name.clone(),
+                value: Compiled::new(&op.value, &mut self.slots),
+            },
+        })
+    }
+
+    fn condition(&mut self, condition: &Condition) -> Result<PreparedCondition, EngineError> {
+        Ok(match condition {
+            Condition::Exists { var, negate } => PreparedCondition::Exists {
+                slot: self.slots.slot(var),
+                negate: *negate,
+            },
+            Condition::Equals { var, value, negate } => PreparedCondition::Equals {
+                slot: self.slots.slot(var),
+                value: Compiled::new(value, &mut self.slots),
+                negate: *negate,
+            },
+            Condition::Matches { var, pattern } => PreparedCondition::Matches {
+                slot: self.slots.slot(var),
+                regex: regex::Regex::new(pattern)
+                    .map_err(|e| EngineError::Script(format!("invalid regex {pattern:?}: {e}")))?,
+            },
+            Condition::LastCheck { passed } => PreparedCondition::LastCheck { passed: *passed },
+        })
+    }
+
     fn step(&mut self, step: &Step, think_time: ThinkTime) -> Result<PreparedStep, EngineError> {
         let invalid_url = |reason: String| EngineError::InvalidUrl {
             row: step.row,
-            url: step.url.clone(),
+            url: step.url.source.clone(),
             reason,
         };
-        let (origin, uri) = if step.url.starts_with('/') {
-            let uri: Uri = step.url.parse().map_err(|e| invalid_url(format!("{e}")))?;
-            (0, uri)
-        } else {
-            let absolute: Uri = step.url.parse().map_err(|e| invalid_url(format!("{e}")))?;
-            let scheme = match absolute.scheme_str() {
-                Some("http") => Scheme::Http,
-                Some("https") => Scheme::Https,
-                _ => return Err(invalid_url("expected an http(s) URL or a path".into())),
-            };
-            let host = absolute
-                .host()
-                .ok_or_else(|| invalid_url("missing host".into()))?;
-            let port = absolute.port_u16().unwrap_or(default_port(scheme));
-            let path = absolute.path_and_query().map_or("/", |p| p.as_str());
-            let uri: Uri = path.parse().map_err(|e| invalid_url(format!("{e}")))?;
-            (self.origin(scheme, host, port).map_err(invalid_url)?, uri)
+        let mut dynamic = Dynamic {
+            url: None,
+            headers: Vec::new(),
+            body: None,
+        };
+        let (origin, uri) = match step.url.static_text() {
+            Some(url) => self.url(&url).map_err(invalid_url)?,
+            None => {
+                dynamic.url = Some(Compiled::new(&step.url, &mut self.slots));
+                (0, Uri::from_static("/"))
+            }
         };
         let body = step.body.as_ref();
         let invalid_header = |name: &str, reason: String| EngineError::InvalidHeader {
@@ -238,22 +492,60 @@ impl Builder<'_> {
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, self.origins[origin].host_header.clone());
         headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+        let mut static_body = Bytes::new();
         if let Some(body) = body {
             let value = HeaderValue::from_str(&body.content_type)
                 .map_err(|e| invalid_header("content-type", e.to_string()))?;
             headers.insert(header::CONTENT_TYPE, value);
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.bytes.len()));
+            match &body.content {
+                Content::Static(bytes) => {
+                    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+                    static_body = Bytes::from(bytes.clone());
+                }
+                Content::Text(t) => {
+                    dynamic.body = Some(DynamicBody::Text(Compiled::new(t, &mut self.slots)));
+                }
+                Content::Form(fields) => {
+                    let fields = (fields.iter())
+                        .map(|(k, v)| (k.clone(), Compiled::new(v, &mut self.slots)))
+                        .collect();
+                    dynamic.body = Some(DynamicBody::Form(fields));
+                }
+                Content::Json(parts) => {
+                    let pieces = (parts.iter())
+                        .map(|p| match p {
+                            JsonPart::Raw(t) => JsonPiece::Raw(t.as_str().into()),
+                            JsonPart::Quoted(t) => {
+                                JsonPiece::Quoted(Compiled::new(t, &mut self.slots))
+                            }
+                            JsonPart::Typed(t) => {
+                                JsonPiece::Typed(Compiled::new(t, &mut self.slots))
+                            }
+                        })
+                        .collect();
+                    dynamic.body = Some(DynamicBody::Json(pieces));
+                }
+            }
         }
         // Defaults, then the step's own headers. A name the step sets replaces the default (and
-        // the built-in `Host`/`User-Agent`); repeating a name within one list appends. This is
-        // right whether or not the plan already merged the defaults into `Step::headers`.
+        // the built-in `Host`/`User-Agent`); repeating a name within one list appends. Headers
+        // with placeholders are rendered per request and set after these.
         for list in [&self.plan.http.headers, &step.headers] {
             let mut seen: Vec<HeaderName> = Vec::new();
             for (name, value) in list {
                 let name = HeaderName::from_bytes(name.as_bytes())
                     .map_err(|e| invalid_header(name, e.to_string()))?;
-                let value = HeaderValue::from_str(value)
+                let Some(text) = value.static_text() else {
+                    headers.remove(&name);
+                    dynamic.headers.retain(|(n, _)| *n != name);
+                    dynamic
+                        .headers
+                        .push((name, Compiled::new(value, &mut self.slots)));
+                    continue;
+                };
+                let value = HeaderValue::from_str(&text)
                     .map_err(|e| invalid_header(name.as_str(), e.to_string()))?;
+                dynamic.headers.retain(|(n, _)| *n != name);
                 if seen.contains(&name) {
                     headers.append(name, value);
                 } else {
@@ -262,6 +554,46 @@ impl Builder<'_> {
                 }
             }
         }
+        let checks: Vec<(String, stampede_extract::Check)> = (step.expect.checks.iter())
+            .map(|c| {
+                let check = stampede_extract::Check::compile(&c.spec).map_err(|e| {
+                    EngineError::InvalidUrl {
+                        row: step.row,
+                        url: step.url.source.clone(),
+                        reason: e.message,
+                    }
+                })?;
+                let name = c.name.clone().unwrap_or_else(|| check.name().to_owned());
+                Ok((name, check))
+            })
+            .collect::<Result<_, EngineError>>()?;
+        let mut extractions = Vec::with_capacity(step.extract.len());
+        for e in &step.extract {
+            let extractor = stampede_extract::Extractor::compile(&e.source).map_err(|err| {
+                EngineError::InvalidUrl {
+                    row: step.row,
+                    url: step.url.source.clone(),
+                    reason: err.message,
+                }
+            })?;
+            extractions.push(PreparedExtraction {
+                slot: self.slots.slot(&e.var),
+                name: e.var.clone(),
+                extractor,
+                all: e.all,
+                on_failure: e.on_failure,
+                default: e.default.clone(),
+            });
+        }
+        let reads_body = self.scripted
+            || checks.iter().any(|(_, c)| c.reads_body())
+            || extractions.iter().any(|e| e.extractor.reads_body())
+            || step.resources.is_some();
+        let reads_headers = self.scripted || !checks.is_empty() || !extractions.is_empty();
+        let is_dynamic =
+            dynamic.url.is_some() || !dynamic.headers.is_empty() || dynamic.body.is_some();
+        let resource_step =
+            (step.resources.as_ref()).map(|r| Box::new(self.resource_step(step, r, &headers)));
         let id = self.next_id;
         self.next_id += 1;
         Ok(PreparedStep {
@@ -271,12 +603,76 @@ impl Builder<'_> {
             origin,
             uri,
             headers,
-            body: body.map_or_else(Bytes::new, |b| Bytes::from(b.bytes.clone())),
+            body: static_body,
             timeout: step.timeout.unwrap_or(self.plan.http.request_timeout),
             think_time: step.think_time.unwrap_or(think_time),
             check: Check::new(&step.expect),
-            reads_body: false,
+            reads_body,
+            reads_headers,
+            dynamic: is_dynamic.then(|| Box::new(dynamic)),
+            checks,
+            max_duration_us: step
+                .expect
+                .max_duration
+                .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+            extractions,
+            resources: step.resources.clone(),
+            resource_step,
         })
+    }
+
+    /// The request embedded resources of `step`'s page are fetched with.
+    fn resource_step(
+        &mut self,
+        step: &Step,
+        resources: &stampede_scenario::Resources,
+        page_headers: &HeaderMap,
+    ) -> PreparedStep {
+        let mut headers = page_headers.clone();
+        for name in [header::CONTENT_TYPE, header::CONTENT_LENGTH] {
+            headers.remove(name);
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        PreparedStep {
+            id,
+            row: resources.row,
+            method: Method::GET,
+            origin: 0,
+            uri: Uri::from_static("/"),
+            headers,
+            body: Bytes::new(),
+            timeout: step.timeout.unwrap_or(self.plan.http.request_timeout),
+            think_time: ThinkTime::None,
+            check: Check::new(&Expect::default()),
+            reads_body: false,
+            reads_headers: false,
+            dynamic: None,
+            checks: Vec::new(),
+            max_duration_us: None,
+            extractions: Vec::new(),
+            resources: None,
+            resource_step: None,
+        }
+    }
+
+    /// The origin slot and origin-form URI of a URL: a path on the target, or an absolute URL.
+    pub fn url(&mut self, url: &str) -> Result<(usize, Uri), String> {
+        if url.starts_with('/') {
+            let uri: Uri = url.parse().map_err(|e| format!("{e}"))?;
+            return Ok((0, uri));
+        }
+        let absolute: Uri = url.parse().map_err(|e| format!("{e}"))?;
+        let scheme = match absolute.scheme_str() {
+            Some("http") => Scheme::Http,
+            Some("https") => Scheme::Https,
+            _ => return Err("expected an http(s) URL or a path".into()),
+        };
+        let host = absolute.host().ok_or_else(|| "missing host".to_owned())?;
+        let port = absolute.port_u16().unwrap_or(default_port(scheme));
+        let path = absolute.path_and_query().map_or("/", |p| p.as_str());
+        let uri: Uri = path.parse().map_err(|e| format!("{e}"))?;
+        Ok((self.origin(scheme, host, port)?, uri))
     }
 
     fn origin(&mut self, scheme: Scheme, host: &str, port: u16) -> Result<usize, String> {
@@ -317,6 +713,7 @@ mod tests {
         assert!(default.passes(399) && !default.passes(400));
         let listed = Check::new(&Expect {
             status: Some(vec![200, 201]),
+            ..Expect::default()
         });
         assert_eq!(listed.name, "status in [200, 201]");
         assert!(listed.passes(201) && !listed.passes(204));

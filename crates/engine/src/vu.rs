@@ -11,14 +11,18 @@
 //! flight complete). An iteration that does not complete is counted as interrupted, also when
 //! the scheduler aborts the task (Ctrl-C), through [`IterationGuard`]'s `Drop`.
 
-use crate::client::{self, Client, StepResult};
+use crate::client::{self, Client};
+use crate::feed::Draw;
+use crate::flow::{Flow, Pass};
 use crate::limits::RunLimits;
 use crate::pace;
-use crate::prepare::{PreparedPlan, PreparedScenario, PreparedStep};
+use crate::prepare::{PreparedPlan, PreparedScenario};
 use crate::record::{self, Shards};
+use crate::vars::{Value, Vars};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use stampede_metrics::{CheckFailure, IntervalRecorder, Outcome};
+use stampede_metrics::IntervalRecorder;
+use stampede_scenario::Each;
 use stampede_scenario::ThinkTime;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -35,6 +39,23 @@ pub(crate) struct VuContext {
     pub limits: Arc<RunLimits>,
     /// Open model: the arrival phase of this generator ([`crate::Assignment::arrival_phase`]).
     pub arrival_phase: f64,
+    /// Variables extracted by `setup`, given to every user (set before the first user starts).
+    pub globals: std::sync::OnceLock<Vec<(usize, Value)>>,
+}
+
+impl VuContext {
+    /// What a user's variables start as: `variables`, then what `setup` extracted.
+    pub fn initial_vars(&self) -> Vars {
+        let prepared = &self.prepared;
+        let mut vars = Vars::new(prepared.slots.len());
+        for (slot, value) in &prepared.initial {
+            vars.set(*slot, Some(Value::Text(value.clone())));
+        }
+        for (slot, value) in self.globals.get().into_iter().flatten() {
+            vars.set(*slot, Some(value.clone()));
+        }
+        vars
+    }
 }
 
 /// How a user is told to stop.
@@ -80,26 +101,40 @@ pub(crate) enum Mode {
 /// shared is polled per wake-up.
 pub(crate) async fn run(ctx: Arc<VuContext>, scenario: usize, id: u64, stop: Stop, mode: Mode) {
     let mut user = User::new(&ctx, scenario, id, &stop);
-    match mode {
+    let started = match mode {
         Mode::Closed { jitter } => user.closed(jitter).await,
         Mode::Open { jobs, free, slot } => user.open(jobs, free, slot).await,
+    };
+    if started {
+        user.on_stop().await;
     }
 }
 
-struct User<'a> {
-    ctx: &'a VuContext,
+pub(crate) struct User<'a> {
+    pub(crate) ctx: &'a VuContext,
     scenario: &'a PreparedScenario,
     /// Index of the scenario in the plan (for per-scenario counts).
     scenario_index: u32,
-    shard: &'a Mutex<IntervalRecorder>,
-    stop: &'a Stop,
-    rng: SmallRng,
+    pub(crate) shard: &'a Mutex<IntervalRecorder>,
+    pub(crate) stop: &'a Stop,
+    pub(crate) rng: SmallRng,
     /// This user's `pace_factor` draw (1 without one).
-    factor: f64,
-    client: Client,
-    /// Last check failure per step id, reused while the status repeats (no formatting per
-    /// failed request).
-    failures: Vec<Option<(u16, CheckFailure)>>,
+    pub(crate) factor: f64,
+    pub(crate) client: Client,
+    /// The user's variables.
+    pub(crate) vars: Vars,
+    /// `{{ vu }}`: the user's number, from 1.
+    pub(crate) number: u64,
+    /// `{{ iteration }}`: the iteration being run, from 1 (0 in `on_start`).
+    pub(crate) iteration: u64,
+    /// Whether every check of the last request passed (`if: { last_check: ... }`).
+    pub(crate) last_passed: bool,
+    /// The script interpreter, created on the first script step.
+    pub(crate) vm: Option<stampede_script::Vm>,
+    /// Extra clients fetching embedded resources concurrently (created on first use).
+    pub(crate) resource_clients: Vec<Client>,
+    /// Whether `on_start` drew the first iteration's rows.
+    start_draw: bool,
 }
 
 /// Counts an iteration as interrupted when it sent a request but was not marked done, however
@@ -108,13 +143,13 @@ struct User<'a> {
 struct IterationGuard<'a> {
     shard: &'a Mutex<IntervalRecorder>,
     scenario: u32,
-    sent: bool,
+    pass: Pass,
     done: bool,
 }
 
 impl Drop for IterationGuard<'_> {
     fn drop(&mut self) {
-        if self.sent && !self.done {
+        if self.pass.sent && !self.done {
             record::lock(self.shard).record_interrupted(self.scenario);
         }
     }
@@ -136,11 +171,19 @@ impl<'a> User<'a> {
             rng,
             factor,
             client: Client::new(ctx.client.clone(), ctx.prepared.step_count),
-            failures: Vec::new(),
+            vars: ctx.initial_vars(),
+            number: id + 1,
+            iteration: 0,
+            last_passed: true,
+            vm: None,
+            resource_clients: Vec::new(),
+            start_draw: false,
         }
     }
 
-    async fn closed(&mut self, jitter: bool) {
+    /// Closed-model iterations until stopped. True when the user got past its start (so its
+    /// `on_stop` runs).
+    async fn closed(&mut self, jitter: bool) -> bool {
         if jitter {
             let spread = ThinkTime::Uniform {
                 min: Duration::ZERO,
@@ -148,11 +191,11 @@ impl<'a> User<'a> {
             };
             let offset = pace::think(&mut self.rng, spread, 1.0);
             if !self.pause(offset, &self.stop.graceful).await {
-                return;
+                return false;
             }
         }
         if !self.on_start().await {
-            return;
+            return false;
         }
         let limits = &self.ctx.limits;
         let mut done = 0u64;
@@ -161,11 +204,11 @@ impl<'a> User<'a> {
                 || limits.per_user.is_some_and(|n| done >= n)
                 || !limits.try_iteration()
             {
-                return;
+                return true;
             }
             let began = Instant::now();
             let Some(last_think) = self.iteration(None).await else {
-                return;
+                return true;
             };
             done += 1;
             let wait = match self.scenario.pacing {
@@ -180,7 +223,7 @@ impl<'a> User<'a> {
                 None => last_think,
             };
             if !self.pause(wait, &self.stop.graceful).await {
-                return;
+                return true;
             }
         }
     }
@@ -190,44 +233,79 @@ impl<'a> User<'a> {
         mut jobs: mpsc::Receiver<Instant>,
         free: mpsc::UnboundedSender<usize>,
         slot: usize,
-    ) {
+    ) -> bool {
         if !self.on_start().await {
-            return;
+            return false;
         }
         loop {
             let scheduled = tokio::select! {
                 biased;
                 job = jobs.recv() => match job {
                     Some(at) => at,
-                    None => return,
+                    None => return true,
                 },
-                _ = self.stop.graceful.cancelled() => return,
+                _ = self.stop.graceful.cancelled() => return true,
             };
             let lag = Instant::now().saturating_duration_since(scheduled);
             record::lock(self.shard).record_lag(micros(lag));
             if self.iteration(Some(scheduled)).await.is_none() || free.send(slot).is_err() {
-                return;
+                return true;
             }
         }
     }
 
-    /// The `on_start` steps, each followed by its think time. False when the user must exit.
-    async fn on_start(&mut self) -> bool {
-        let scenario: &'a PreparedScenario = self.scenario;
-        let steps = &scenario.on_start;
-        for step in steps {
-            if self.stop.graceful.is_cancelled() || !self.ctx.limits.try_request() {
-                return false;
+    /// Draws this user's rows from the feeders drawn `each` time. False when a feeder ran out
+    /// for this user (`stop_user` or `fail`; `fail` is also counted as
+    /// `data.<feeder>.exhausted`).
+    fn draw(&mut self, each: Each) -> bool {
+        for feed in &self.ctx.prepared.feeds {
+            if feed.each != each || feed.columns.is_empty() {
+                continue;
             }
-            tokio::task::consume_budget().await;
-            let result = self.client.execute(step).await;
-            self.record(step, &result, None);
-            let pause = pace::think(&mut self.rng, step.think_time, self.factor);
-            if !self.pause(pause, &self.stop.graceful).await {
-                return false;
+            match feed.feed.next(&mut self.rng) {
+                Draw::Row(row) => {
+                    let values = feed.feed.row(row);
+                    for (column, slot) in &feed.columns {
+                        self.vars
+                            .set(*slot, Some(Value::Text(values[*column].clone())));
+                    }
+                }
+                Draw::StopUser => return false,
+                Draw::Fail => {
+                    let name = format!("data.{}.exhausted", feed.name);
+                    record::lock(self.shard).add_counter(&name, 1.0);
+                    return false;
+                }
             }
         }
         true
+    }
+
+    /// The `on_start` actions. False when the user must exit.
+    async fn on_start(&mut self) -> bool {
+        // Rows drawn `each: iteration` are drawn here too when there is an `on_start` (it may
+        // log in with them); the first iteration then keeps them.
+        let scenario: &'a PreparedScenario = self.scenario;
+        self.start_draw = !scenario.on_start.is_empty();
+        if !self.draw(Each::User) || (self.start_draw && !self.draw(Each::Iteration)) {
+            return false;
+        }
+        if scenario.on_start.is_empty() {
+            return true;
+        }
+        let mut pass = Pass::new(None);
+        let flow = self.actions(&scenario.on_start, &mut pass, false).await;
+        flow == Flow::Next && !self.stop.graceful.is_cancelled()
+    }
+
+    /// The `on_stop` actions, run when the user stops gracefully (not after a firm stop).
+    async fn on_stop(&mut self) {
+        let scenario: &'a PreparedScenario = self.scenario;
+        if scenario.on_stop.is_empty() || self.stop.hard.is_cancelled() {
+            return;
+        }
+        let mut pass = Pass::new(None);
+        self.actions(&scenario.on_stop, &mut pass, false).await;
     }
 
     /// Runs one iteration (think times between its steps included). In the open model
@@ -236,94 +314,28 @@ impl<'a> User<'a> {
     /// iteration was cut off (counted as interrupted).
     async fn iteration(&mut self, scheduled: Option<Instant>) -> Option<Duration> {
         let scenario: &'a PreparedScenario = self.scenario;
-        let steps = &scenario.steps;
         let mut guard = IterationGuard {
             shard: self.shard,
             scenario: self.scenario_index,
-            sent: false,
+            pass: Pass::new(scheduled),
             done: false,
         };
-        let mut ready = scheduled;
-        for (i, step) in steps.iter().enumerate() {
-            let limits = &self.ctx.limits;
-            if self.stop.hard.is_cancelled() || !limits.try_request() {
-                return None;
-            }
-            // Cheap insurance against a user that never yields (instant errors, no think time).
-            tokio::task::consume_budget().await;
-            let due = match (scheduled, ready.take()) {
-                (None, _) => None,
-                (Some(_), Some(at)) => Some(at),
-                (Some(_), None) => Some(Instant::now()),
-            };
-            guard.sent = true;
-            let result = self.client.execute(step).await;
-            let last = i + 1 == steps.len();
-            self.record(step, &result, due);
-            let pause = pace::think(&mut self.rng, step.think_time, self.factor);
-            if last {
-                guard.done = true;
-                record::lock(self.shard).record_scenario_iteration(self.scenario_index);
-                // With `connections: per_iteration` the next iteration opens new connections.
-                self.client.end_iteration();
-                return Some(pause);
-            }
-            // Inside an iteration only a firm stop (or the end of requests) cuts the pause.
-            let exhausted = &limits.requests_exhausted;
-            if !self.pause_either(pause, &self.stop.hard, exhausted).await {
-                return None;
-            }
+        self.iteration += 1;
+        let kept = self.iteration == 1 && self.start_draw;
+        if !kept && !self.draw(Each::Iteration) {
+            return None;
         }
-        // A scenario always has steps; nothing ran.
+        let flow = self.actions(&scenario.steps, &mut guard.pass, true).await;
+        if flow == Flow::Stop {
+            return None;
+        }
         guard.done = true;
-        Some(Duration::ZERO)
-    }
-
-    /// Records one request. `due` (open model) is when it should have been sent: its latency
-    /// then runs from there to now, and the client's own figure is the service time.
-    fn record(&mut self, step: &PreparedStep, result: &StepResult, due: Option<Instant>) {
-        match *result {
-            StepResult::Response {
-                status,
-                latency_us,
-                bytes_in,
-                bytes_out,
-            } => {
-                let failed_check = if step.check.passes(status) {
-                    None
-                } else {
-                    Some(failure(&mut self.failures, step, status))
-                };
-                let response_us = due.map_or(latency_us, |at| micros(at.elapsed()));
-                let outcome = Outcome::Response {
-                    status,
-                    latency_us: response_us.max(latency_us),
-                    service_us: latency_us,
-                    bytes_in,
-                    bytes_out,
-                    failed_check,
-                };
-                let timings = self.client.timings();
-                let mut shard = record::lock(self.shard);
-                shard.record(step.row, &outcome);
-                // Connect, TLS and time to first byte, when the client measured them.
-                if let Some(timings) = &timings {
-                    shard.record_timings(step.row, timings);
-                }
-            }
-            StepResult::Error {
-                kind,
-                bytes_out,
-                ref message,
-            } => {
-                let outcome = Outcome::Error {
-                    kind,
-                    bytes_out,
-                    message,
-                };
-                record::lock(self.shard).record(step.row, &outcome);
-            }
+        if guard.pass.sent {
+            record::lock(self.shard).record_scenario_iteration(self.scenario_index);
         }
+        // With `connections: per_iteration` the next iteration opens new connections.
+        self.client.end_iteration();
+        Some(guard.pass.last_think)
     }
 
     /// Sleeps, unless `stop` fires first. False when stopped.
@@ -339,7 +351,7 @@ impl<'a> User<'a> {
     }
 
     /// Sleeps, unless `a` or `b` fires first. False when stopped.
-    async fn pause_either(
+    pub(crate) async fn pause_either(
         &self,
         duration: Duration,
         a: &CancellationToken,
@@ -357,30 +369,24 @@ impl<'a> User<'a> {
     }
 }
 
-/// The check failure for `status` on `step`, reused from `cache` while the status repeats.
-fn failure<'c>(
-    cache: &'c mut Vec<Option<(u16, CheckFailure)>>,
-    step: &PreparedStep,
-    status: u16,
-) -> &'c CheckFailure {
-    if cache.len() <= step.id {
-        cache.resize_with(step.id + 1, || None);
-    }
-    let slot = &mut cache[step.id];
-    if !matches!(slot, Some((s, _)) if *s == status) {
-        *slot = Some((
-            status,
-            CheckFailure {
-                check: step.check.name.clone(),
-                detail: format!("got {status}"),
-            },
-        ));
-    }
-    &slot.as_ref().expect("just set").1
-}
-
 pub(crate) fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Runs `actions` once with a user of its own (`setup` and `teardown`), and returns the
+/// variables it ended with: what `setup` extracted is given to every user.
+pub(crate) async fn run_once(
+    ctx: &VuContext,
+    actions: &[crate::prepare::PreparedAction],
+) -> Vec<(usize, Value)> {
+    let stop = Stop::default();
+    let mut user = User::new(ctx, 0, u64::MAX - 1, &stop);
+    user.number = 0;
+    let mut pass = Pass::new(None);
+    user.actions(actions, &mut pass, false).await;
+    (0..ctx.prepared.slots.len())
+        .filter_map(|slot| user.vars.get(slot).map(|v| (slot, v.clone())))
+        .collect()
 }
 
 /// A well-mixed per-user seed (SplitMix64 of the run seed and the user id), so users of one run

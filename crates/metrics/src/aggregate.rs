@@ -5,6 +5,7 @@
 //! ([`Aggregator::close_through`]). Totals are merged histograms, never averaged percentiles.
 
 use crate::ErrorKind;
+use crate::custom_totals::CustomTotals;
 use crate::iterations::IterationTotals;
 use crate::recorder::{RequestKey, Snapshot, StepStats, new_histogram};
 use crate::result::{
@@ -52,6 +53,8 @@ pub struct Aggregator {
     pub(crate) thresholds: crate::threshold::ThresholdState,
     /// Dropped and interrupted iterations, scheduler lag, per-scenario counts.
     iteration_totals: IterationTotals,
+    /// Custom metrics: run totals and the timeline's counters.
+    custom: CustomTotals,
 }
 
 impl Aggregator {
@@ -68,6 +71,7 @@ impl Aggregator {
             window: VecDeque::with_capacity(LIVE_WINDOW + 1),
             thresholds: Default::default(),
             iteration_totals: IterationTotals::default(),
+            custom: CustomTotals::default(),
         }
     }
 
@@ -82,6 +86,7 @@ impl Aggregator {
         }
         self.iterations += snapshot.iterations;
         self.iteration_totals.ingest(snapshot);
+        self.custom.ingest(snapshot);
         let closed_through = self.timeline.last().map(|p| p.second);
         match closed_through {
             // A late snapshot for an already closed second still counts in the totals (above);
@@ -96,6 +101,7 @@ impl Aggregator {
                     p.requests += snapshot.requests();
                     p.users += snapshot.users;
                     p.dropped_iterations += snapshot.dropped_iterations;
+                    self.custom.add_late(snapshot, &mut p.custom_counters);
                     self.max_users = self.max_users.max(p.users);
                 }
             }
@@ -142,6 +148,7 @@ impl Aggregator {
             }
         }
         self.max_users = self.max_users.max(snap.users);
+        let custom_counters = self.custom.timeline_counters(snap);
         self.timeline.push(TimelinePoint {
             second: snap.second,
             requests,
@@ -159,6 +166,7 @@ impl Aggregator {
                 .map(|k| (k.as_str().to_owned(), by_kind[k.index()]))
                 .collect(),
             dropped_iterations: snap.dropped_iterations,
+            custom_counters,
         });
         self.window.push_back(WindowSecond { requests, latency });
         if self.window.len() > LIVE_WINDOW {
@@ -268,8 +276,11 @@ impl Aggregator {
             baseline: None,
             events: Vec::new(),
             scenarios: Vec::new(),
+            custom_metrics: Vec::new(),
+            warnings: Vec::new(),
         };
         self.iteration_totals.fill(&mut result, &self.keys);
+        self.custom.fill(&mut result, duration);
         result
     }
 }

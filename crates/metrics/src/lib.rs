@@ -7,6 +7,8 @@
 //! controller side merges what the engine (or, later, many agents) sends.
 
 mod aggregate;
+pub mod custom;
+mod custom_totals;
 mod iterations;
 mod outcome;
 mod phases;
@@ -16,6 +18,7 @@ pub mod threshold;
 mod threshold_window;
 
 pub use aggregate::{Aggregator, LiveStats};
+pub use custom::{CustomKind, CustomMetric, CustomSet, CustomStats, DroppedNames};
 pub use outcome::{CheckFailure, ErrorKind, Outcome};
 pub use phases::{PhaseStats, Timings};
 pub use recorder::{

@@ -22,11 +22,16 @@ pub enum ErrorKind {
     BadResponse,
     /// Any other I/O failure.
     Io,
+    /// A script step failed: a runtime error, or the script called `fail(...)`.
+    Script,
+    /// The request was not sent: a variable it uses is not set (an extraction that failed with
+    /// `on_failure: continue`, or one that has not run yet).
+    Variable,
 }
 
 impl ErrorKind {
     /// Number of kinds: the length of the per-kind counter arrays.
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 10;
     /// Every kind, in index order.
     pub const ALL: [ErrorKind; Self::COUNT] = [
         ErrorKind::ConnectRefused,
@@ -37,6 +42,8 @@ impl ErrorKind {
         ErrorKind::Reset,
         ErrorKind::BadResponse,
         ErrorKind::Io,
+        ErrorKind::Script,
+        ErrorKind::Variable,
     ];
 
     /// Position in the per-kind counter arrays.
@@ -55,6 +62,8 @@ impl ErrorKind {
             ErrorKind::Reset => "reset",
             ErrorKind::BadResponse => "bad_response",
             ErrorKind::Io => "io",
+            ErrorKind::Script => "script",
+            ErrorKind::Variable => "unset_variable",
         }
     }
 }

@@ -5,6 +5,7 @@
 //! (keeping its allocations). Snapshots merge by addition, in any order, so the statistics of a
 //! distributed run are exactly those of one machine that saw every request.
 
+use crate::custom::{CustomSet, now_ns};
 use crate::outcome::{ErrorKind, Outcome};
 use crate::phases::{PhaseStats, Timings};
 use hdrhistogram::Histogram;
@@ -254,7 +255,7 @@ pub(crate) fn add_scenario_counts(into: &mut Vec<ScenarioCounts>, from: &[Scenar
 }
 
 /// Per-interval recorder: one [`StepStats`] per request row, created on first use, plus
-/// iteration counts per scenario and the scheduler lag.
+/// iteration counts per scenario, the scheduler lag and the custom metrics.
 #[derive(Debug)]
 pub struct IntervalRecorder {
     steps: Vec<Option<Box<StepStats>>>,
@@ -262,6 +263,8 @@ pub struct IntervalRecorder {
     scenarios: Vec<ScenarioCounts>,
     /// How late open-model iterations started, in microseconds.
     lag: Histogram<u64>,
+    /// Counters, trends and gauges named by the scenario (see [`crate::custom`]).
+    custom: CustomSet,
 }
 
 impl Default for IntervalRecorder {
@@ -271,6 +274,7 @@ impl Default for IntervalRecorder {
             iterations: 0,
             scenarios: Vec::new(),
             lag: new_histogram(),
+            custom: CustomSet::new(),
         }
     }
 }
@@ -344,6 +348,30 @@ impl IntervalRecorder {
         self.iterations += 1;
     }
 
+    /// Adds `delta` to the custom counter `name` (created on first use). A delta that is not
+    /// finite is rejected and counted. See [`crate::custom`] for the name limit.
+    pub fn add_counter(&mut self, name: &str, delta: f64) {
+        self.custom.add_counter(name, delta);
+    }
+
+    /// Records `value` in the custom trend `name` (a distribution: count, min, max, mean,
+    /// percentiles). Values must be finite and `>= 0`; others are rejected and counted.
+    pub fn record_trend(&mut self, name: &str, value: f64) {
+        self.custom.record_trend(name, value);
+    }
+
+    /// Sets the custom gauge `name` to `value` (finite, else rejected and counted), stamped with
+    /// the wall clock so that merges across shards and agents keep the latest value.
+    pub fn set_gauge(&mut self, name: &str, value: f64) {
+        self.custom.set_gauge_at(name, value, now_ns());
+    }
+
+    /// [`set_gauge`](Self::set_gauge) with the caller's stamp (Unix ns, or any clock shared by
+    /// every recorder of the run) instead of a clock read.
+    pub fn set_gauge_at(&mut self, name: &str, value: f64, stamp_ns: u64) {
+        self.custom.set_gauge_at(name, value, stamp_ns);
+    }
+
     /// Merges everything recorded into `snapshot` and resets this recorder (keeping allocations).
     pub fn drain_into(&mut self, snapshot: &mut Snapshot) {
         for (i, slot) in self.steps.iter_mut().enumerate() {
@@ -367,6 +395,8 @@ impl IntervalRecorder {
                 .expect("auto-resizing histograms always accept each other");
             self.lag.reset();
         }
+        self.custom
+            .drain_into(&mut snapshot.custom, snapshot.second);
     }
 }
 
@@ -390,6 +420,8 @@ pub struct Snapshot {
     pub scheduler_lag: Histogram<u64>,
     /// Non-empty rows only, sorted by id.
     pub steps: Vec<(StepId, StepStats)>,
+    /// Custom metrics updated in the interval (and names dropped past the limit).
+    pub custom: CustomSet,
 }
 
 impl Default for Snapshot {
@@ -403,6 +435,7 @@ impl Default for Snapshot {
             scenarios: Vec::new(),
             scheduler_lag: new_histogram(),
             steps: Vec::new(),
+            custom: CustomSet::new(),
         }
     }
 }
@@ -440,6 +473,7 @@ impl Snapshot {
         for (id, stats) in &other.steps {
             self.step_mut(*id).merge(stats);
         }
+        self.custom.merge(&other.custom);
     }
 
     /// Total attempts across rows.

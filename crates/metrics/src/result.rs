@@ -40,6 +40,73 @@ pub struct RunResult {
     /// Iteration counts per scenario, in scenario-file order.
     #[serde(default)]
     pub scenarios: Vec<ScenarioRow>,
+    /// Custom metrics (counters, trends, gauges) the scenario recorded, by name then kind.
+    #[serde(default)]
+    pub custom_metrics: Vec<CustomMetricRow>,
+    /// Things to know about the measurements that are not failures (e.g. custom metric names
+    /// dropped past the limit of 1000), in words.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// One custom metric over the whole run; `kind` says which fields it has.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CustomMetricRow {
+    /// A sum of increments.
+    Counter {
+        name: String,
+        /// The sum of every increment.
+        total: f64,
+        /// `total` per second of the measured duration.
+        rate: f64,
+        /// Increments added.
+        adds: u64,
+    },
+    /// A distribution of values (>= 0). Count, min, max and mean are exact; percentiles come
+    /// from an HDR histogram, within 0.1 % (whole numbers up to 2047 exact), never outside
+    /// `[min, max]`. All zero when `count` is 0.
+    Trend {
+        name: String,
+        count: u64,
+        min: f64,
+        max: f64,
+        mean: f64,
+        p50: f64,
+        p90: f64,
+        p95: f64,
+        p99: f64,
+    },
+    /// A value that is set: the last one set (by time, across every virtual user and agent),
+    /// and the range of all of them.
+    Gauge {
+        name: String,
+        last: f64,
+        min: f64,
+        max: f64,
+        /// Values set.
+        sets: u64,
+    },
+}
+
+impl CustomMetricRow {
+    /// The metric's name.
+    pub fn name(&self) -> &str {
+        match self {
+            CustomMetricRow::Counter { name, .. }
+            | CustomMetricRow::Trend { name, .. }
+            | CustomMetricRow::Gauge { name, .. } => name,
+        }
+    }
+
+    /// `counter`, `trend` or `gauge`, as in the JSON.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CustomMetricRow::Counter { .. } => "counter",
+            CustomMetricRow::Trend { .. } => "trend",
+            CustomMetricRow::Gauge { .. } => "gauge",
+        }
+    }
 }
 
 /// Iterations of one scenario.
@@ -304,7 +371,8 @@ pub struct RequestTimingsMs {
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorRow {
-    /// `connect_refused`, `connect_timeout`, `dns`, `tls`, `timeout`, `reset`, `bad_response` or `io`.
+    /// `connect_refused`, `connect_timeout`, `dns`, `tls`, `timeout`, `reset`, `bad_response`, `io`,
+    /// `script` (a script step failed) or `unset_variable` (a request not sent: a variable is unset).
     pub kind: String,
     pub count: u64,
     /// One message of this kind, as received.
@@ -353,6 +421,11 @@ pub struct TimelinePoint {
     /// Open model: iterations due in this second that never started.
     #[serde(default)]
     pub dropped_iterations: u64,
+    /// Increments of custom counters in this second, by name; counters with none are left out,
+    /// and so is the field when there are none. Only the first 20 counters of a run (by first
+    /// increment) are kept per second; `warnings` says when there were more.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub custom_counters: BTreeMap<String, f64>,
 }
 
 impl RunResult {

@@ -74,10 +74,10 @@ impl WindowTrack {
             iterations: second.iterations,
             latency,
         });
-        if self.ring.len() > self.len as usize {
-            if let Some(old) = self.ring.pop_front() {
-                self.remove(&old);
-            }
+        if self.ring.len() > self.len as usize
+            && let Some(old) = self.ring.pop_front()
+        {
+            self.remove(&old);
         }
         if self.ring.len() == self.len as usize {
             let value = self.spec.metric.value(&self.sum, f64::from(self.len), true);

@@ -51,6 +51,10 @@ fn an_aggregated_result_validates_against_the_schema() {
             message: &"request timed out after 30s",
         },
     );
+    recorder.add_counter("carts", 2.0);
+    recorder.record_trend("cart_size", 3.5);
+    recorder.set_gauge("queue", -1.0);
+    recorder.record_trend("cart_size", -1.0); // rejected: a warning
     let mut snapshot = Snapshot::new(0);
     recorder.drain_into(&mut snapshot);
     aggregator.ingest(&snapshot);
@@ -75,8 +79,21 @@ fn an_aggregated_result_validates_against_the_schema() {
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
     assert_eq!(instance["errors"][0]["kind"], "timeout");
+    assert_eq!(instance["custom_metrics"].as_array().map(Vec::len), Some(3));
+    assert_eq!(instance["timeline"][0]["custom_counters"]["carts"], 2.0);
+    assert_eq!(instance["warnings"].as_array().map(Vec::len), Some(1));
     // And a broken instance is rejected, so the check above can fail.
     let mut broken = instance.clone();
     broken["summary"]["requests"] = serde_json::json!("many");
     assert!(!validator.is_valid(&broken));
+    let mut broken = instance.clone();
+    broken["custom_metrics"][0]["kind"] = serde_json::json!("histogram");
+    assert!(!validator.is_valid(&broken), "an unknown kind");
+    let mut broken = instance.clone();
+    broken["custom_metrics"][1]["p95"] = serde_json::json!(1.0);
+    assert!(
+        !validator.is_valid(&broken),
+        "a field of another kind: {}",
+        broken["custom_metrics"][1]
+    );
 }

@@ -11,6 +11,7 @@ pub mod pb {
     tonic::include_proto!("stampede.v1");
 }
 
+mod custom;
 mod files;
 pub mod hdr;
 mod overrides;

@@ -16,6 +16,7 @@ pub fn overrides_to_wire(o: &Overrides) -> pb::Overrides {
         target: o.target.clone(),
         iterations: o.iterations,
         max_requests: o.max_requests,
+        env: o.env.clone(),
     }
 }
 
@@ -28,6 +29,7 @@ pub fn overrides_from_wire(o: &pb::Overrides) -> Overrides {
         target: o.target.clone(),
         iterations: o.iterations,
         max_requests: o.max_requests,
+        env: o.env.clone(),
     }
 }
 
@@ -44,6 +46,7 @@ mod tests {
             target: Some("http://127.0.0.1:9000".into()),
             iterations: Some(1_000),
             max_requests: Some(u64::MAX),
+            env: Some("staging".into()),
         };
         assert_eq!(overrides_from_wire(&overrides_to_wire(&all)), all);
         let none = Overrides::default();

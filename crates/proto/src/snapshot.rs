@@ -1,14 +1,16 @@
 //! `stampede_metrics::Snapshot` ⇄ `pb::IntervalSnapshot`.
 //!
 //! The conversion is lossless: every count, every histogram bucket (hence every percentile), every
-//! sample message and every per-scenario counter survives the trip, so a controller merging wire
-//! snapshots gets exactly what one machine would have recorded. Decoding never trusts the peer:
-//! out-of-range values, duplicate rows and bad histograms are errors naming the row and field.
+//! sample message, every per-scenario counter and every custom metric (`custom.rs`) survives the
+//! trip, so a controller merging wire snapshots gets exactly what one machine would have recorded.
+//! Decoding never trusts the peer: out-of-range values, duplicate rows and bad histograms are
+//! errors naming the row and field.
 
+use crate::custom::{custom_from_wire, custom_to_wire};
 use crate::hdr::{HdrCodec, HdrError};
 use crate::pb;
 use stampede_metrics::{
-    CheckFailure, ErrorKind, Outcome, PhaseStats, ScenarioCounts, Snapshot, StepStats,
+    CheckFailure, CustomKind, ErrorKind, Outcome, PhaseStats, ScenarioCounts, Snapshot, StepStats,
 };
 
 /// Why a wire snapshot could not be converted.
@@ -32,6 +34,16 @@ pub enum SnapshotError {
     BadStatus { row: u32, code: u32 },
     #[error("row {row} appears more than once")]
     DuplicateRow { row: u32 },
+    #[error("custom metric `{name}` has no kind (counter, trend or gauge)")]
+    CustomKindMissing { name: String },
+    #[error("custom {kind} `{name}` appears more than once")]
+    DuplicateCustomMetric { name: String, kind: CustomKind },
+    #[error("custom {kind} `{name}`: {reason}")]
+    BadCustomMetric {
+        name: String,
+        kind: CustomKind,
+        reason: &'static str,
+    },
 }
 
 fn field(row: Option<u32>, name: &str) -> String {
@@ -94,6 +106,8 @@ pub fn snapshot_to_wire(
             phases,
         });
     }
+    let scheduler_lag_hdr = encode(&snapshot.scheduler_lag, None, "scheduler lag")?;
+    let (custom_metrics, custom_dropped) = custom_to_wire(&snapshot.custom, &mut codec)?;
     Ok(pb::IntervalSnapshot {
         run_id: run_id.to_owned(),
         second: snapshot.second,
@@ -110,7 +124,9 @@ pub fn snapshot_to_wire(
                 pacing_overruns: c.pacing_overruns,
             })
             .collect(),
-        scheduler_lag_hdr: encode(&snapshot.scheduler_lag, None, "scheduler lag")?,
+        scheduler_lag_hdr,
+        custom_metrics,
+        custom_dropped,
     })
 }
 
@@ -216,5 +232,6 @@ pub fn snapshot_from_wire(wire: &pb::IntervalSnapshot) -> Result<Snapshot, Snaps
         return Err(SnapshotError::DuplicateRow { row: w[0].0 });
     }
     snapshot.steps = steps;
+    custom_from_wire(wire, &mut codec, &mut snapshot.custom)?;
     Ok(snapshot)
 }

@@ -3,7 +3,8 @@
 use proptest::prelude::*;
 use prost::Message;
 use stampede_metrics::{
-    CheckFailure, ErrorKind, IntervalRecorder, Outcome, Snapshot, StepStats, Timings,
+    CheckFailure, CustomSet, CustomStats, ErrorKind, IntervalRecorder, Outcome, Snapshot,
+    StepStats, Timings,
 };
 use stampede_proto::{pb, snapshot_from_wire, snapshot_to_wire};
 
@@ -93,6 +94,12 @@ fn realistic(second: u32, rows: u32, per_row: u64, seed: u64) -> Snapshot {
     rec.record_pacing_overrun(0);
     rec.record_lag(rng.below(5_000));
     rec.record_lag(0);
+    for _ in 0..20 {
+        rec.add_counter("carts", (1 + rng.below(3)) as f64);
+        rec.record_trend("cart_size", rng.below(50_000) as f64 / 100.0);
+        rec.set_gauge_at("queue", rng.below(100) as f64, seed + rng.below(1_000));
+    }
+    rec.record_trend("cart_size", -1.0); // rejected, and counted
     let mut snapshot = Snapshot::new(second);
     rec.drain_into(&mut snapshot);
     snapshot.users = 1_000;
@@ -154,6 +161,31 @@ fn same_snapshot(a: &Snapshot, b: &Snapshot) {
         assert_eq!(ia, ib);
         same_stats(sa, sb, *ia);
     }
+    same_custom(&a.custom, &b.custom);
+}
+
+/// Every custom metric, with every figure and trend bucket, and the dropped names.
+fn same_custom(a: &CustomSet, b: &CustomSet) {
+    assert_eq!(a.len(), b.len(), "custom metric count");
+    assert_eq!(a.dropped(), b.dropped(), "dropped names");
+    for m in a.iter() {
+        let other = b.get(&m.name, m.kind()).expect("the same metrics");
+        let what = format!("custom {} {}", m.kind(), m.name);
+        assert_eq!(m.rejected, other.rejected, "{what} rejected");
+        match (&m.stats, &other.stats) {
+            (CustomStats::Counter(x), CustomStats::Counter(y)) => assert_eq!(x, y, "{what}"),
+            (CustomStats::Gauge(x), CustomStats::Gauge(y)) => assert_eq!(x, y, "{what}"),
+            (CustomStats::Trend(x), CustomStats::Trend(y)) => {
+                assert_eq!(
+                    (x.count, x.sum.to_bits(), x.min, x.max),
+                    (y.count, y.sum.to_bits(), y.min, y.max),
+                    "{what}"
+                );
+                same_histogram(&x.histogram, &y.histogram, &what);
+            }
+            _ => panic!("{what}: kinds differ"),
+        }
+    }
 }
 
 /// Through protobuf bytes too, as it really travels.
@@ -169,6 +201,7 @@ fn over_the_wire(snapshot: &Snapshot) -> (Snapshot, usize) {
 fn a_snapshot_with_many_rows_round_trips_exactly() {
     let original = realistic(7, 200, 40, 42);
     assert_eq!(original.steps.len(), 200);
+    assert_eq!(original.custom.len(), 3, "a counter, a trend and a gauge");
     assert!(original.steps.iter().any(|(_, s)| s.error_count() > 0));
     assert!(original.steps.iter().any(|(_, s)| !s.checks.is_empty()));
     let (back, _) = over_the_wire(&original);
@@ -288,12 +321,14 @@ fn error_kinds_keep_the_order_the_proto_documents() {
             "timeout",
             "reset",
             "bad_response",
-            "io"
+            "io",
+            "script",
+            "unset_variable"
         ]
     );
     let proto = include_str!("../../../proto/stampede/v1/agent.proto");
     assert!(proto.contains(
-        "connect_refused, connect_timeout, dns,\n  // tls, timeout, reset, bad_response, io"
+        "connect_refused, connect_timeout, dns,\n  // tls, timeout, reset, bad_response, io, script, unset_variable"
     ));
 }
 

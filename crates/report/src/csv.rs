@@ -1,17 +1,29 @@
-//! CSV exports for spreadsheets and scripts: per-request stats, and the per-second timeline.
+//! CSV exports for spreadsheets and scripts: per-request stats, the per-second timeline, and the
+//! custom metrics.
 //!
-//! `--format csv -o stats.csv` writes both files: `stats.csv` (one row per request row plus an
-//! `all` row) and `stats_timeline.csv` (one row per second). The columns are fixed: every error
-//! kind has its own timeline column, even when zero, so scripts can rely on the header. Quoting is
-//! RFC 4180 (done by the `csv` crate).
+//! `--format csv -o stats.csv` writes `stats.csv` (one row per request row plus an `all` row),
+//! `stats_timeline.csv` (one row per second) and, when the run recorded custom metrics,
+//! `stats_custom.csv` (one row per metric). The columns are fixed: every error kind has its own
+//! timeline column, even when zero, and every custom metric row has every figure column (empty
+//! where its kind has none), so scripts can rely on the header. Quoting is RFC 4180 (done by the
+//! `csv` crate).
 
 use crate::verdict::rate_pct;
 use stampede_metrics::ErrorKind;
-use stampede_metrics::result::{LatencyMs, RequestRow, RunResult};
+use stampede_metrics::result::{CustomMetricRow, LatencyMs, RequestRow, RunResult};
 use std::path::{Path, PathBuf};
 
 /// The timeline file that goes with a requests file: `stats.csv` → `stats_timeline.csv`.
 pub fn timeline_path(requests_path: &Path) -> PathBuf {
+    sibling(requests_path, "timeline")
+}
+
+/// The custom metrics file that goes with a requests file: `stats.csv` → `stats_custom.csv`.
+pub fn custom_path(requests_path: &Path) -> PathBuf {
+    sibling(requests_path, "custom")
+}
+
+fn sibling(requests_path: &Path, suffix: &str) -> PathBuf {
     let stem = requests_path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -20,7 +32,7 @@ pub fn timeline_path(requests_path: &Path) -> PathBuf {
         .extension()
         .map(|e| e.to_string_lossy().into_owned())
         .unwrap_or_else(|| "csv".into());
-    requests_path.with_file_name(format!("{stem}_timeline.{ext}"))
+    requests_path.with_file_name(format!("{stem}_{suffix}.{ext}"))
 }
 
 /// Column headers of the requests file.
@@ -163,6 +175,85 @@ pub fn timeline_csv(result: &RunResult) -> String {
     into_string(w)
 }
 
+/// Column headers of the custom metrics file.
+pub const CUSTOM_COLUMNS: [&str; 13] = [
+    "name", "kind", "count", "total", "rate", "last", "min", "mean", "p50", "p90", "p95", "p99",
+    "max",
+];
+
+/// The custom metrics, one line per metric: `count` is the adds of a counter, the values of a
+/// trend, the sets of a gauge; figures a kind does not have are empty.
+pub fn custom_csv(result: &RunResult) -> String {
+    let mut w = ::csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(CUSTOM_COLUMNS);
+    let cell = |v: &f64| v.to_string();
+    for m in &result.custom_metrics {
+        let mut rec = vec![m.name().to_owned(), m.kind().to_owned()];
+        let figures: [Option<String>; 11] = match m {
+            CustomMetricRow::Counter {
+                total, rate, adds, ..
+            } => [
+                Some(adds.to_string()),
+                Some(cell(total)),
+                Some(cell(rate)),
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+            ],
+            CustomMetricRow::Trend {
+                count,
+                min,
+                max,
+                mean,
+                p50,
+                p90,
+                p95,
+                p99,
+                ..
+            } => [
+                Some(count.to_string()),
+                None,
+                None,
+                None,
+                Some(cell(min)),
+                Some(cell(mean)),
+                Some(cell(p50)),
+                Some(cell(p90)),
+                Some(cell(p95)),
+                Some(cell(p99)),
+                Some(cell(max)),
+            ],
+            CustomMetricRow::Gauge {
+                last,
+                min,
+                max,
+                sets,
+                ..
+            } => [
+                Some(sets.to_string()),
+                None,
+                None,
+                Some(cell(last)),
+                Some(cell(min)),
+                None,
+                None,
+                None,
+                None,
+                None,
+                Some(cell(max)),
+            ],
+        };
+        rec.extend(figures.into_iter().map(Option::unwrap_or_default));
+        let _ = w.write_record(&rec);
+    }
+    into_string(w)
+}
+
 fn into_string(w: ::csv::Writer<Vec<u8>>) -> String {
     let bytes = w.into_inner().unwrap_or_default();
     // Every field written is a Rust string, so the bytes are UTF-8.
@@ -227,7 +318,43 @@ mod tests {
     }
 
     #[test]
+    fn custom_metrics_have_a_line_each_with_empty_cells_for_other_kinds() {
+        let r = sample();
+        let (header, rows) = parse(&custom_csv(&r));
+        assert_eq!(header.iter().collect::<Vec<_>>(), CUSTOM_COLUMNS);
+        assert_eq!(rows.len(), r.custom_metrics.len());
+        let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+        for (m, rec) in r.custom_metrics.iter().zip(&rows) {
+            assert_eq!((&rec[0], &rec[1]), (m.name(), m.kind()));
+            match m {
+                CustomMetricRow::Counter { total, .. } => {
+                    assert_eq!(rec[col("total")].parse::<f64>().unwrap(), *total);
+                    assert_eq!(&rec[col("p95")], "");
+                }
+                CustomMetricRow::Trend { p95, .. } => {
+                    assert_eq!(rec[col("p95")].parse::<f64>().unwrap(), *p95);
+                    assert_eq!(&rec[col("total")], "");
+                }
+                CustomMetricRow::Gauge { last, .. } => {
+                    assert_eq!(rec[col("last")].parse::<f64>().unwrap(), *last);
+                    assert_eq!(&rec[col("mean")], "");
+                }
+            }
+        }
+        let kinds: Vec<&str> = rows.iter().map(|r| r.get(1).unwrap()).collect();
+        assert_eq!(
+            kinds,
+            ["counter", "trend", "gauge"],
+            "the sample has each kind"
+        );
+    }
+
+    #[test]
     fn timeline_file_sits_next_to_the_requests_file() {
+        assert_eq!(
+            custom_path(Path::new("out/stats.csv")),
+            Path::new("out/stats_custom.csv")
+        );
         assert_eq!(
             timeline_path(Path::new("out/stats.csv")),
             Path::new("out/stats_timeline.csv")

@@ -1,7 +1,7 @@
 //! Which report to write, chosen by name (`--format`) or by the output file's extension, and the
 //! files each format produces. Rendering is pure: the caller writes the files.
 
-use crate::csv::{requests_csv, timeline_csv, timeline_path};
+use crate::csv::{custom_csv, custom_path, requests_csv, timeline_csv, timeline_path};
 use crate::html::html_report;
 use crate::junit::junit_report;
 use crate::markdown::markdown_report;
@@ -68,8 +68,9 @@ pub struct ReportFile {
     pub contents: String,
 }
 
-/// The files of one report written to `path`. CSV gives two: the per-request stats at `path` and
-/// the timeline next to it (`stats.csv` → `stats_timeline.csv`).
+/// The files of one report written to `path`. CSV gives two or three: the per-request stats at
+/// `path`, the timeline next to it (`stats.csv` → `stats_timeline.csv`) and, when the run
+/// recorded custom metrics, those (`stats_custom.csv`).
 pub fn render(result: &RunResult, format: ReportFormat, path: &Path) -> Vec<ReportFile> {
     let file = |contents: String| ReportFile {
         path: path.to_owned(),
@@ -79,13 +80,22 @@ pub fn render(result: &RunResult, format: ReportFormat, path: &Path) -> Vec<Repo
         ReportFormat::Html => vec![file(html_report(result))],
         ReportFormat::Junit => vec![file(junit_report(result))],
         ReportFormat::Markdown => vec![file(markdown_report(result))],
-        ReportFormat::Csv => vec![
-            file(requests_csv(result)),
-            ReportFile {
-                path: timeline_path(path),
-                contents: timeline_csv(result),
-            },
-        ],
+        ReportFormat::Csv => {
+            let mut files = vec![
+                file(requests_csv(result)),
+                ReportFile {
+                    path: timeline_path(path),
+                    contents: timeline_csv(result),
+                },
+            ];
+            if !result.custom_metrics.is_empty() {
+                files.push(ReportFile {
+                    path: custom_path(path),
+                    contents: custom_csv(result),
+                });
+            }
+            files
+        }
     }
 }
 
@@ -128,13 +138,22 @@ mod tests {
     }
 
     #[test]
-    fn csv_renders_two_files() {
-        let files = render(&sample(), ReportFormat::Csv, Path::new("out/s.csv"));
+    fn csv_renders_two_files_and_a_third_with_custom_metrics() {
+        let mut r = sample();
+        let files = render(&r, ReportFormat::Csv, Path::new("out/s.csv"));
         let paths: Vec<&Path> = files.iter().map(|f| f.path.as_path()).collect();
         assert_eq!(
             paths,
-            [Path::new("out/s.csv"), Path::new("out/s_timeline.csv")]
+            [
+                Path::new("out/s.csv"),
+                Path::new("out/s_timeline.csv"),
+                Path::new("out/s_custom.csv")
+            ]
         );
         assert!(files[1].contents.starts_with("second,"));
+        assert!(files[2].contents.starts_with("name,kind,"));
+        r.custom_metrics.clear();
+        let files = render(&r, ReportFormat::Csv, Path::new("out/s.csv"));
+        assert_eq!(files.len(), 2, "no custom metrics, no third file");
     }
 }

@@ -88,6 +88,7 @@ pub fn html_report(result: &RunResult) -> String {
     }
     out.push_str("</section>\n");
     requests(&mut out, result);
+    crate::custom::html_section(&mut out, result);
     errors(&mut out, result);
     checks(&mut out, result);
     events(&mut out, result);
@@ -404,6 +405,8 @@ mod tests {
             "baseline",
             "charts",
             "requests",
+            "custom",
+            "warnings",
             "errors",
             "checks",
             "events",
@@ -453,11 +456,14 @@ mod tests {
         r.checks.clear();
         r.events.clear();
         r.baseline = None;
+        r.custom_metrics.clear();
+        r.warnings.clear();
         let html = html_report(&r);
         assert!(html.contains("No thresholds were set"));
         assert!(html.contains("Every request got a response."));
         assert!(html.contains("No check failed."));
         assert!(html.contains("No events were recorded"));
         assert!(!html.contains("id=\"baseline\""));
+        assert!(!html.contains("id=\"custom\"") && !html.contains("id=\"warnings\""));
     }
 }

@@ -4,6 +4,7 @@ mod charts;
 mod compare;
 mod compare_render;
 mod csv;
+mod custom;
 mod format;
 mod html;
 mod junit;
@@ -19,7 +20,10 @@ mod thresholds;
 mod units;
 mod verdict;
 
-pub use crate::csv::{REQUEST_COLUMNS, requests_csv, timeline_csv, timeline_path};
+pub use crate::csv::{
+    CUSTOM_COLUMNS, REQUEST_COLUMNS, custom_csv, custom_path, requests_csv, timeline_csv,
+    timeline_path,
+};
 pub use compare::{Comparison, Delta, Judgement, Metric, RowComparison, baseline_check, compare};
 pub use compare_render::{compare_html, compare_markdown, compare_text};
 pub use format::{KNOWN_EXTENSIONS, ReportFile, ReportFormat, render};

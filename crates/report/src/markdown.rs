@@ -1,7 +1,7 @@
 //! Markdown for CI job summaries (e.g. `>> $GITHUB_STEP_SUMMARY`): the verdict first, then
-//! totals, thresholds, the baseline comparison, per-request stats and the top errors. GitHub
-//! flavoured tables; every string from the result is escaped so it cannot break a table or inject
-//! markup.
+//! totals, thresholds, the baseline comparison, per-request stats, custom metrics and warnings,
+//! and the top errors. GitHub flavoured tables; every string from the result is escaped so it
+//! cannot break a table or inject markup.
 
 use crate::units::{format_bytes, format_count, format_duration_s, format_ms};
 use crate::verdict::{rate_pct, status_word, threshold_value, trim_num, verdict};
@@ -62,6 +62,7 @@ pub fn markdown_report(result: &RunResult) -> String {
     thresholds(&mut out, result);
     baseline(&mut out, result);
     requests(&mut out, result);
+    crate::custom::markdown_section(&mut out, result, cell);
     errors(&mut out, result);
     out
 }

@@ -71,8 +71,10 @@ pub fn terminal_summary(result: &RunResult) -> String {
     counts_table(&mut out, result);
     let _ = writeln!(out);
     latency_table(&mut out, result);
+    crate::custom::terminal_section(&mut out, result);
     failures_and_errors(&mut out, result);
     crate::thresholds::thresholds_section(&mut out, result);
+    crate::custom::terminal_warnings(&mut out, result);
     out
 }
 
@@ -220,7 +222,9 @@ fn failures_and_errors(out: &mut String, result: &RunResult) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stampede_metrics::result::{CheckRow, ErrorRow, LagMs, RunMeta, ScenarioRow, Summary};
+    use stampede_metrics::result::{
+        CheckRow, CustomMetricRow, ErrorRow, LagMs, RunMeta, ScenarioRow, Summary,
+    };
     use std::collections::BTreeMap;
 
     fn latency(base: f64) -> LatencyMs {
@@ -325,6 +329,37 @@ mod tests {
                 interrupted_iterations: 3,
                 pacing_overruns: 0,
             }],
+            custom_metrics: vec![
+                CustomMetricRow::Counter {
+                    name: "carts".into(),
+                    total: 1_204.0,
+                    rate: 40.12,
+                    adds: 1_204,
+                },
+                CustomMetricRow::Trend {
+                    name: "group.checkout with a long name".into(),
+                    count: 1_204,
+                    min: 12.5,
+                    max: 1_520.0,
+                    mean: 80.25,
+                    p50: 64.0,
+                    p90: 150.0,
+                    p95: 210.5,
+                    p99: 900.0,
+                },
+                CustomMetricRow::Gauge {
+                    name: "queue_depth".into(),
+                    last: 3.0,
+                    min: 0.0,
+                    max: 17.0,
+                    sets: 300,
+                },
+            ],
+            warnings: vec![
+                "2 custom metric names dropped (limit 1000) (e.g. `order_17`): 9 updates not \
+                 recorded; use fewer distinct names (do not put ids in them)"
+                    .into(),
+            ],
         }
     }
 
@@ -347,6 +382,11 @@ mod tests {
             "12 dropped (no free user), 3 interrupted",
             "buyer: 12 dropped",
             "Sched. lag:  p50 0.40 ms, p99 2.10 ms, max 15.0 ms",
+            "\nCustom metrics\nCounters",
+            "  carts",
+            "  group.checkout with …   1,204   12.5   80.2     64    150  210.5    900   1520",
+            "  queue_depth",
+            "Warnings:\n  ! 2 custom metric names dropped",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }

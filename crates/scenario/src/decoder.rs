@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::suggest::{did_you_mean, one_of};
+use crate::template::{DefKind, VarRef, VarTable};
 use crate::units;
 use crate::yaml::{Node, Scalar, Value, kind_name};
 
@@ -13,9 +14,87 @@ use crate::yaml::{Node, Scalar, Value, kind_name};
 #[derive(Default)]
 pub(crate) struct Ctx {
     items: Vec<Diagnostic>,
+    /// Variables used and defined so far (checked once the whole file is decoded).
+    vars: VarTable,
+    /// Environment variables for `{{ env.NAME }}`; `None` reads the process environment.
+    pub env: Option<std::collections::HashMap<String, String>>,
 }
 
 impl Ctx {
+    /// An environment variable, for `{{ env.NAME }}`.
+    pub fn env_var(&self, name: &str) -> Option<String> {
+        match &self.env {
+            Some(map) => map.get(name).cloned(),
+            None => std::env::var(name).ok(),
+        }
+    }
+
+    /// Records that a template at `node` uses variable `name`.
+    pub fn use_var(&mut self, name: &str, node: &Node, path: &str) {
+        let var = var_ref(name, node, path);
+        self.vars.uses.push(var);
+    }
+
+    /// Records that `name` is defined at `node` (an extraction, loop, script, feeder column...).
+    pub fn define_var(&mut self, name: &str, node: &Node, path: &str, kind: DefKind) {
+        self.vars.defs.push((var_ref(name, node, path), kind));
+    }
+
+    /// Records that a feeder's file could not be read, so uses of its columns are not reported.
+    pub fn feeder_unread(&mut self, name: &str) {
+        self.vars.unread_feeders.push(name.to_owned());
+    }
+
+    /// Records a script's code (it may read any variable).
+    pub fn script_code(&mut self, code: &str) {
+        self.vars.scripts.push(code.to_owned());
+    }
+
+    pub fn take_vars(&mut self) -> VarTable {
+        std::mem::take(&mut self.vars)
+    }
+
+    pub fn error_at(
+        &mut self,
+        line: usize,
+        col: usize,
+        path: &str,
+        message: String,
+        hint: Option<String>,
+    ) {
+        self.push_at(Severity::Error, line, col, path, message, hint);
+    }
+
+    pub fn warning_at(
+        &mut self,
+        line: usize,
+        col: usize,
+        path: &str,
+        message: String,
+        hint: Option<String>,
+    ) {
+        self.push_at(Severity::Warning, line, col, path, message, hint);
+    }
+
+    fn push_at(
+        &mut self,
+        severity: Severity,
+        line: usize,
+        col: usize,
+        path: &str,
+        message: String,
+        hint: Option<String>,
+    ) {
+        self.items.push(Diagnostic {
+            severity,
+            line: Some(line),
+            column: Some(col),
+            path: path.to_owned(),
+            message,
+            hint,
+        });
+    }
+
     pub fn error(&mut self, at: Option<&Node>, path: &str, message: String, hint: Option<String>) {
         self.push(Severity::Error, at, path, message, hint);
     }
@@ -318,15 +397,11 @@ pub(crate) fn list<'a>(ctx: &mut Ctx, node: &'a Node, path: &str) -> Option<&'a 
     None
 }
 
-/// A mapping of strings to strings, in order.
-pub(crate) fn string_map(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    let mut ok = true;
-    for entry in entries(ctx, node, path)? {
-        match string(ctx, entry.value, &child(path, entry.key)) {
-            Some(value) => out.push((entry.key.to_owned(), value)),
-            None => ok = false,
-        }
+fn var_ref(name: &str, node: &Node, path: &str) -> VarRef {
+    VarRef {
+        name: name.to_owned(),
+        line: node.line,
+        col: node.col,
+        path: path.to_owned(),
     }
-    ok.then_some(out)
 }

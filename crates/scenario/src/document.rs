@@ -2,14 +2,19 @@
 //! `thresholds`, and the assembly of the [`Plan`].
 
 use crate::Overrides;
+use crate::data;
 use crate::decoder::{self, Ctx};
+use crate::flow::{self, FlowEnv};
 use crate::load::Scope;
-use crate::plan::{HttpOptions, Plan, Target};
+use crate::plan::{DataSet, Exhausted, HttpOptions, Plan, Strategy, Target, load_table};
 use crate::rows::Rows;
 use crate::step::StepEnv;
 use crate::target::parse_target;
+use crate::template::DefKind;
 use crate::yaml::{Node, Value};
-use crate::{assemble, http, load, profile, scenario, thresholds};
+use crate::{
+    assemble, environment, http, load, profile, scenario, template, thresholds, variables,
+};
 
 const FIELDS: &[&str] = &[
     "version",
@@ -18,20 +23,55 @@ const FIELDS: &[&str] = &[
     "load",
     "scenarios",
     "thresholds",
+    "variables",
+    "environments",
+    "flows",
+    "setup",
+    "teardown",
+    "data",
 ];
 const VERSIONS: &[i64] = &[1];
 
 /// Decodes the whole file; `None` when any error was reported.
-pub(crate) fn decode(ctx: &mut Ctx, root: &Node, overrides: &Overrides) -> Option<Plan> {
+pub(crate) fn decode(
+    ctx: &mut Ctx,
+    root: &Node,
+    overrides: &Overrides,
+    src: &Source<'_>,
+) -> Option<Plan> {
     let overrides_ok = profile::check_overrides(ctx, overrides);
     let f = decoder::fields(ctx, root, "", FIELDS)?;
     if let Some(n) = f.get("version") {
         check_version(ctx, n);
     }
-    let target = target(ctx, f.get("target"), f.node, overrides);
-    let http = match f.get("http") {
+    let environment = environment::select(ctx, f.get("environments"), overrides.env.as_deref());
+    let target = match (&overrides.target, &environment) {
+        (None, Some(env)) if env.target.is_some() => {
+            // Checked like the file's own target, which stays checked too.
+            let _ = target(ctx, f.get("target"), f.node, &Overrides::default());
+            env.target.clone()
+        }
+        _ => target(ctx, f.get("target"), f.node, overrides),
+    };
+    let mut http = match f.get("http") {
         Some(n) => http::decode(ctx, n, "http"),
         None => Some(HttpOptions::default()),
+    };
+    if let (Some(http), Some(env)) = (&mut http, &environment) {
+        environment::merge_headers(&mut http.headers, &env.headers);
+    }
+    let variables = variables::decode(ctx, f.get("variables"), environment.as_ref());
+    let data = match f.get("data") {
+        Some(n) => feeders(ctx, n, src.dir),
+        None => Some(Vec::new()),
+    };
+    let flows: Vec<(String, &Node)> = match f.get("flows") {
+        Some(n) => decoder::entries(ctx, n, "flows")
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| (e.key.to_owned(), e.value))
+            .collect(),
+        None => Vec::new(),
     };
     let load_hint = "e.g. `load: { users: 10, duration: 30s }`".to_owned();
     // With scenarios that have their own `load`, the top-level one is optional.
@@ -46,11 +86,45 @@ pub(crate) fn decode(ctx: &mut Ctx, root: &Node, overrides: &Overrides) -> Optio
         base_path: target.as_ref().map_or("", |t| &t.base_path),
         default_headers: http.as_ref().map_or(&[], |h| &h.headers),
     };
+    let env = FlowEnv {
+        step: env,
+        scenario: "",
+        flows: &flows,
+        file: src.file,
+        dir: src.dir,
+    };
     let mut rows = Rows::default();
+    let setup = match f.get("setup") {
+        Some(n) => flow::decode_list(
+            ctx,
+            n,
+            "setup",
+            &FlowEnv {
+                scenario: "setup",
+                ..env
+            },
+            &mut rows,
+        ),
+        None => Some(Vec::new()),
+    };
     let scenarios_hint = "add a list of `scenarios`, each with a `name` and `steps`".to_owned();
     let scenarios_node = f.required(ctx, "scenarios", Some(scenarios_hint));
     let scenarios =
         scenarios_node.and_then(|n| scenario::decode_all(ctx, n, "scenarios", &env, &mut rows));
+    let teardown = match f.get("teardown") {
+        Some(n) => flow::decode_list(
+            ctx,
+            n,
+            "teardown",
+            &FlowEnv {
+                scenario: "teardown",
+                ..env
+            },
+            &mut rows,
+        ),
+        None => Some(Vec::new()),
+    };
+    template::check_names(ctx);
     let rows = rows.into_keys();
     let names = (scenarios.as_deref()).map(|s| thresholds::Names::new(s, &rows));
     let thresholds = match f.get("thresholds") {
@@ -69,6 +143,10 @@ pub(crate) fn decode(ctx: &mut Ctx, root: &Node, overrides: &Overrides) -> Optio
     let load = assemble::top_level(ctx, section, &mut scenarios, nodes, overrides)?;
     scenario::warn_idle(ctx, &scenarios, nodes, load.max_users());
     let thresholds = thresholds?;
+    let data = data?;
+    if let Some(n) = f.get("data") {
+        warn_small_unique(ctx, &data, n, load.max_users());
+    }
     if let Some(Value::Seq(nodes)) = f.get("thresholds").map(|n| &n.value) {
         let planned = assemble::run_duration(&load, &scenarios);
         thresholds::warn_timing(ctx, &thresholds, nodes, planned);
@@ -80,7 +158,91 @@ pub(crate) fn decode(ctx: &mut Ctx, root: &Node, overrides: &Overrides) -> Optio
         http: http?,
         rows,
         thresholds,
+        variables: variables?,
+        setup: setup?,
+        teardown: teardown?,
+        data,
     })
+}
+
+/// Decodes `data` and reads every feeder's file (relative to `dir`), defining `feeder.column`
+/// for each column.
+fn feeders(ctx: &mut Ctx, node: &Node, dir: &std::path::Path) -> Option<Vec<DataSet>> {
+    let feeders = data::decode(ctx, node, "data")?;
+    let nodes = decoder::entries(ctx, node, "data").unwrap_or_default();
+    let mut out = Vec::with_capacity(feeders.len());
+    for mut feeder in feeders {
+        let at = nodes.iter().find(|e| e.key == feeder.name);
+        let path = format!("data.{}", feeder.name);
+        feeder.resolve_paths(dir);
+        match load_table(&feeder) {
+            Ok(table) => {
+                if let Some(at) = at {
+                    for column in &table.columns {
+                        let name = format!("{}.{column}", feeder.name);
+                        ctx.define_var(&name, at.key_node, &path, DefKind::Other);
+                    }
+                }
+                out.push(DataSet {
+                    feeder,
+                    table: std::sync::Arc::new(table),
+                });
+            }
+            Err(e) => {
+                // The message names the file when it matters (not found); a line is prefixed.
+                let message = match e.line {
+                    Some(line) => format!("{}:{line}: {}", e.file.display(), e.message),
+                    None => e.message,
+                };
+                ctx.error(at.map(|e| e.value), &path, message, e.hint);
+                ctx.feeder_unread(&feeder.name);
+            }
+        }
+    }
+    Some(out)
+}
+
+/// A `unique` feeder with fewer rows than users: with `on_exhausted: fail` the run would fail,
+/// so it is an error; otherwise some users stop (or reuse rows) and it is a warning.
+fn warn_small_unique(ctx: &mut Ctx, data: &[DataSet], node: &Node, users: u32) {
+    let nodes = decoder::entries(ctx, node, "data").unwrap_or_default();
+    for set in data {
+        let rows = set.table.rows.len();
+        if set.feeder.strategy != Strategy::Unique || rows >= users as usize {
+            continue;
+        }
+        let at = nodes
+            .iter()
+            .find(|e| e.key == set.feeder.name)
+            .map(|e| e.value);
+        let path = format!("data.{}", set.feeder.name);
+        let message = format!(
+            "`{}` has {rows} rows for up to {users} users: each row is used by one user at most",
+            set.feeder.name
+        );
+        match set.feeder.on_exhausted {
+            Exhausted::Fail => {
+                let hint =
+                    "add rows, lower `users`, or choose `on_exhausted: stop_user`".to_owned();
+                ctx.error(at, &path, message, Some(hint));
+            }
+            Exhausted::StopUser => {
+                let hint = format!("{} users will stop without a row", users as usize - rows);
+                ctx.warning(at, &path, message, Some(hint));
+            }
+            Exhausted::Recycle => {
+                let hint = "rows are reused once every row was handed out".to_owned();
+                ctx.warning(at, &path, message, Some(hint));
+            }
+        }
+    }
+}
+
+/// Where the file being decoded is: its name (for messages and inline scripts) and directory
+/// (for the files it names).
+pub(crate) struct Source<'a> {
+    pub file: &'a str,
+    pub dir: &'a std::path::Path,
 }
 
 fn check_version(ctx: &mut Ctx, node: &Node) {

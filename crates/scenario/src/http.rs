@@ -1,8 +1,10 @@
 //! The `http` section (request defaults) and header maps.
 
 use crate::decoder::{self, Ctx, child};
+use crate::plan::Template;
 use crate::plan::{ConnectionPolicy, DEFAULT_POOL_SIZE, HttpOptions, HttpVersion};
 use crate::size;
+use crate::template;
 use crate::yaml::Node;
 
 const FIELDS: &[&str] = &[
@@ -132,7 +134,7 @@ fn connections(ctx: &mut Ctx, node: &Node, path: &str) -> Option<ConnectionPolic
 }
 
 /// A header map: names must be HTTP tokens, values must not contain line breaks.
-pub(crate) fn headers(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Vec<(String, String)>> {
+pub(crate) fn headers(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Vec<(String, Template)>> {
     let before = ctx.error_count();
     let mut out = Vec::new();
     for entry in decoder::entries(ctx, node, path)? {
@@ -151,6 +153,9 @@ pub(crate) fn headers(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Vec<(Str
             ctx.error(Some(entry.value), &path, message, None);
             continue;
         }
+        let Some(value) = template::parse(ctx, entry.value, &path, &value) else {
+            continue;
+        };
         out.push((entry.key.to_owned(), value));
     }
     (ctx.error_count() == before).then_some(out)
@@ -193,7 +198,8 @@ mod tests {
         assert_eq!(http.request_timeout, Duration::from_secs(60));
         assert!(!http.follow_redirects && !http.cookies);
         assert_eq!(http.max_redirects, 0);
-        let expected = [("X-Api-Key", "abc"), ("X-Count", "5")].map(|(k, v)| (k.into(), v.into()));
+        let expected =
+            [("X-Api-Key", "abc"), ("X-Count", "5")].map(|(k, v)| (k.into(), Template::text(v)));
         assert_eq!(http.headers, expected);
     }
 

@@ -10,9 +10,13 @@
 
 mod assemble;
 mod body;
+mod data;
 mod decoder;
 mod diagnostic;
 mod document;
+mod environment;
+mod expect;
+mod flow;
 mod http;
 mod load;
 mod pause;
@@ -21,19 +25,24 @@ mod profile;
 mod render;
 mod rows;
 mod scenario;
+mod schema;
 mod size;
 mod step;
 mod suggest;
 mod target;
+mod template;
 mod thresholds;
 mod units;
+mod variables;
 mod yaml;
 
 use std::path::Path;
 use std::time::Duration;
 
+pub use body::{encode_form, urlencode};
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use plan::*;
+pub use schema::scenario_schema;
 pub use thresholds::parse_threshold_flags;
 pub use units::{parse_duration, parse_rate};
 
@@ -52,6 +61,8 @@ pub struct Overrides {
     pub iterations: Option<u64>,
     /// `--max-requests`: requests sent in the whole run.
     pub max_requests: Option<u64>,
+    /// `--env`: the environment (from the file's `environments`) to run against.
+    pub env: Option<String>,
 }
 
 /// A valid plan, and the warnings found on the way.
@@ -65,7 +76,13 @@ pub struct Loaded {
 pub fn load_file(path: &Path, overrides: &Overrides) -> Result<Loaded, Diagnostics> {
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {
-        Ok(source) => load_str(&source, &file, overrides).map(|mut loaded| {
+        Ok(source) => load_in(
+            &source,
+            &file,
+            path.parent().unwrap_or(Path::new("")),
+            overrides,
+        )
+        .map(|mut loaded| {
             // Files the scenario names are found next to it, wherever it is run from.
             let dir = path.parent().unwrap_or(Path::new(""));
             loaded.plan.http.resolve_paths(dir);
@@ -94,9 +111,23 @@ pub fn load_str(
     file_name: &str,
     overrides: &Overrides,
 ) -> Result<Loaded, Diagnostics> {
+    load_in(source, file_name, Path::new(""), overrides)
+}
+
+/// Loads a scenario from text; files it names (scripts, data) are found relative to `dir`.
+fn load_in(
+    source: &str,
+    file_name: &str,
+    dir: &Path,
+    overrides: &Overrides,
+) -> Result<Loaded, Diagnostics> {
     let mut ctx = decoder::Ctx::default();
+    let src = document::Source {
+        file: file_name,
+        dir,
+    };
     let plan = match yaml::parse(source) {
-        Ok(Some(root)) => document::decode(&mut ctx, &root, overrides),
+        Ok(Some(root)) => document::decode(&mut ctx, &root, overrides, &src),
         Ok(None) => {
             let hint = "start with `target:`, `load:` and `scenarios:`".to_owned();
             ctx.error(None, "", "the file is empty".into(), Some(hint));
@@ -118,6 +149,8 @@ pub fn load_str(
     let mut items = ctx.into_items();
     // By position; problems without one (command-line overrides) last.
     items.sort_by_key(|d| (d.line.is_none(), d.line, d.column));
+    // A named flow used by several scenarios is decoded once per use: report its problems once.
+    items.dedup_by(|a, b| a.line == b.line && a.column == b.column && a.message == b.message);
     match plan {
         Some(plan) if !items.iter().any(|d| d.severity == Severity::Error) => Ok(Loaded {
             plan,

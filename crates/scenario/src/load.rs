@@ -265,6 +265,9 @@ fn flat(ctx: &mut Ctx, f: &Fields<'_>, require: bool) -> Option<Shape> {
     })
 }
 
+/// Most waves of a `waves` load (each is two stages).
+const MAX_WAVES: u32 = 100_000;
+
 fn waves(ctx: &mut Ctx, node: &Node, path: &str, duration: Option<Duration>) -> Option<Shape> {
     let f = decoder::fields(ctx, node, path, &["users", "every", "count"])?;
     let hint = "e.g. `waves: { users: 10, every: 30s, count: 5 }`";
@@ -277,6 +280,13 @@ fn waves(ctx: &mut Ctx, node: &Node, path: &str, duration: Option<Duration>) -> 
     let count = f
         .required(ctx, "count", Some(hint.into()))
         .and_then(|n| decoder::count(ctx, n, &f.path("count"), "`count`", 1));
+    if let (Some(c), Some(n)) = (count, f.get("count"))
+        && c > MAX_WAVES
+    {
+        let message = format!("`count` must be at most {MAX_WAVES}, found {c}");
+        ctx.error(Some(n), &f.path("count"), message, None);
+        return None;
+    }
     Some(Shape::Waves {
         users: users?,
         every: every?,

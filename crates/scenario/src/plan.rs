@@ -6,11 +6,17 @@
 
 use std::time::Duration;
 
+mod data;
+mod flow;
 mod load_model;
+mod template;
 mod think;
 mod threshold;
 
+pub use data::*;
+pub use flow::*;
 pub use load_model::*;
+pub use template::*;
 pub use think::*;
 pub use threshold::*;
 
@@ -27,6 +33,22 @@ pub struct Plan {
     pub rows: Vec<RowKey>,
     /// Pass/fail criteria: the file's `thresholds`, then any given with `--threshold`.
     pub thresholds: Vec<Threshold>,
+    /// Values every user starts with (`variables`, after the environment's overrides), in order.
+    pub variables: Vec<(String, String)>,
+    /// Run once before any user starts; the variables they extract are given to every user.
+    pub setup: Vec<Action>,
+    /// Run once after the last user stopped; skipped when the run is stopped (Ctrl-C or an
+    /// `abort` threshold).
+    pub teardown: Vec<Action>,
+    /// Feeders (`data`), with their rows read.
+    pub data: Vec<DataSet>,
+}
+
+/// A feeder and its rows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataSet {
+    pub feeder: Feeder,
+    pub table: std::sync::Arc<Table>,
 }
 
 /// Identity of a request row; stats are grouped by it.
@@ -85,9 +107,11 @@ pub struct Scenario {
     /// Pause after each step.
     pub think_time: ThinkTime,
     /// Run once per virtual user before its first iteration (e.g. log in).
-    pub on_start: Vec<Step>,
+    pub on_start: Vec<Action>,
     /// One iteration.
-    pub steps: Vec<Step>,
+    pub steps: Vec<Action>,
+    /// Run once per virtual user when it stops (e.g. log out), unless the stop is firm.
+    pub on_stop: Vec<Action>,
     /// The scenario's own load; `None` takes its weighted share of the plan's load.
     pub load: Option<Load>,
     /// Delay from the start of the run to the start of this scenario's own load.
@@ -124,39 +148,6 @@ impl Method {
     }
 }
 
-/// One HTTP request of a flow.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Step {
-    /// Index into [`Plan::rows`].
-    pub row: u32,
-    pub method: Method,
-    /// Path and query relative to the target (starting with `/`), already joined with the
-    /// target's base path; or an absolute `http(s)://` URL.
-    pub url: String,
-    /// Extra headers, in order (step headers after default headers).
-    pub headers: Vec<(String, String)>,
-    /// Encoded body and its content type.
-    pub body: Option<Body>,
-    pub expect: Expect,
-    /// Overrides the default request timeout.
-    pub timeout: Option<Duration>,
-    /// Overrides the scenario's think time after this step.
-    pub think_time: Option<ThinkTime>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Body {
-    pub content_type: String,
-    pub bytes: Vec<u8>,
-}
-
-/// Checks on a response. With no explicit status check, a status >= 400 is a failure.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct Expect {
-    /// Accepted status codes; `None` means "any status below 400".
-    pub status: Option<Vec<u16>>,
-}
-
 /// Request defaults.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HttpOptions {
@@ -166,7 +157,7 @@ pub struct HttpOptions {
     pub max_redirects: u32,
     /// Per-VU cookie jar.
     pub cookies: bool,
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(String, Template)>,
     /// Which HTTP version to speak.
     pub version: HttpVersion,
     /// Who owns connections and how long they live.

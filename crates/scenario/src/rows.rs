@@ -11,7 +11,12 @@ pub(crate) struct Rows {
 impl Rows {
     /// The row index for this triple, adding it if new.
     pub fn intern(&mut self, scenario: &str, name: &str, method: Method) -> u32 {
-        let method = method.as_str();
+        self.intern_kind(scenario, name, method.as_str())
+    }
+
+    /// Like [`Rows::intern`] for rows that are not HTTP requests: `SCRIPT` (a script step's
+    /// run time, errors and failures).
+    pub fn intern_kind(&mut self, scenario: &str, name: &str, method: &str) -> u32 {
         let found = self
             .keys
             .iter()

@@ -3,10 +3,11 @@
 use std::collections::HashMap;
 
 use crate::decoder::{self, Ctx, item};
+use crate::flow::{self, FlowEnv};
 use crate::load::{self, Scope};
-use crate::plan::{Scenario, Step, ThinkTime, split_by_weight};
+use crate::plan::{Action, Scenario, ThinkTime, split_by_weight};
 use crate::rows::Rows;
-use crate::step::{self, StepEnv, non_empty_string};
+use crate::step::{self, non_empty_string};
 use crate::yaml::{Node, Value};
 use crate::{Overrides, pause, profile};
 
@@ -16,6 +17,7 @@ const FIELDS: &[&str] = &[
     "think_time",
     "on_start",
     "steps",
+    "on_stop",
     "load",
     "start",
     "pacing",
@@ -42,7 +44,7 @@ pub(crate) fn decode_all(
     ctx: &mut Ctx,
     node: &Node,
     path: &str,
-    env: &StepEnv<'_>,
+    env: &FlowEnv<'_>,
     rows: &mut Rows,
 ) -> Option<Vec<Scenario>> {
     let items = decoder::list(ctx, node, path)?;
@@ -73,7 +75,7 @@ fn decode_one(
     ctx: &mut Ctx,
     node: &Node,
     path: &str,
-    env: &StepEnv<'_>,
+    env: &FlowEnv<'_>,
     rows: &mut Rows,
     names: &mut HashMap<String, usize>,
 ) -> (Option<Scenario>, Option<u32>) {
@@ -125,34 +127,48 @@ fn decode_one(
         .map(|n| pause::pace_factor(ctx, n, &f.path("pace_factor")));
     // Rows are keyed by name; a missing name is already an error, so "" never reaches a plan.
     let row_name = name.as_deref().unwrap_or_default();
+    let env = FlowEnv {
+        scenario: row_name,
+        ..*env
+    };
     let on_start = match f.get("on_start") {
-        Some(n) => steps(ctx, n, &f.path("on_start"), env, row_name, rows, false),
+        Some(n) => steps(ctx, n, &f.path("on_start"), &env, rows, false),
         None => Some(Vec::new()),
     };
-    let steps = f
+    let main = f
         .required(
             ctx,
             "steps",
             Some("add a list of requests, e.g. `- get: /`".into()),
         )
-        .and_then(|n| steps(ctx, n, &f.path("steps"), env, row_name, rows, true));
+        .and_then(|n| steps(ctx, n, &f.path("steps"), &env, rows, true));
+    let on_stop = match f.get("on_stop") {
+        Some(n) => steps(ctx, n, &f.path("on_stop"), &env, rows, false),
+        None => Some(Vec::new()),
+    };
     if ctx.error_count() > before {
         return (None, weight);
     }
-    let scenario = match (name, weight, think_time, on_start, steps) {
-        (Some(name), Some(weight), Some(think_time), Some(on_start), Some(steps)) => {
-            Some(Scenario {
-                name,
-                weight,
-                think_time,
-                on_start,
-                steps,
-                load: own_load,
-                start: start.unwrap_or_default(),
-                pacing: pacing.flatten(),
-                pace_factor: pace_factor.flatten(),
-            })
-        }
+    let scenario = match (name, weight, think_time, on_start, main, on_stop) {
+        (
+            Some(name),
+            Some(weight),
+            Some(think_time),
+            Some(on_start),
+            Some(steps),
+            Some(on_stop),
+        ) => Some(Scenario {
+            name,
+            weight,
+            think_time,
+            on_start,
+            steps,
+            on_stop,
+            load: own_load,
+            start: start.unwrap_or_default(),
+            pacing: pacing.flatten(),
+            pace_factor: pace_factor.flatten(),
+        }),
         _ => None,
     };
     (scenario, weight)
@@ -162,21 +178,17 @@ fn steps(
     ctx: &mut Ctx,
     node: &Node,
     path: &str,
-    env: &StepEnv<'_>,
-    scenario: &str,
+    env: &FlowEnv<'_>,
     rows: &mut Rows,
     required: bool,
-) -> Option<Vec<Step>> {
+) -> Option<Vec<Action>> {
     let items = decoder::list(ctx, node, path)?;
     if required && items.is_empty() {
         let hint = "add at least one request, e.g. `- get: /`".to_owned();
         ctx.error(Some(node), path, "`steps` is empty".into(), Some(hint));
         return None;
     }
-    let decoded: Vec<Option<Step>> = (items.iter().enumerate())
-        .map(|(i, s)| step::decode(ctx, s, &item(path, i), env, scenario, rows))
-        .collect();
-    decoded.into_iter().collect()
+    flow::decode_list(ctx, node, path, env, rows)
 }
 
 /// Warns about scenarios that never get a user: weight 0, or a share that rounds to zero at the

@@ -1,20 +1,23 @@
 //! Decoding one step (an HTTP request), its `expect` checks and think times.
 
 use crate::body::{self, BODY_FIELDS};
-use crate::decoder::{self, Ctx, item};
+use crate::decoder::{self, Ctx};
+use crate::expect;
 use crate::http;
-use crate::plan::{Expect, Method, Step};
+use crate::plan::{Expect, Method, Part, Resources, Step, Template};
 use crate::rows::Rows;
 use crate::suggest::one_of;
 use crate::target::resolve_step;
+use crate::template;
 use crate::yaml::{Node, Value};
 
 /// What steps need from the rest of the file.
+#[derive(Clone, Copy)]
 pub(crate) struct StepEnv<'a> {
     /// The target's base path, prepended to step paths.
     pub base_path: &'a str,
     /// `http.headers`, to know whether a `Content-Type` was given.
-    pub default_headers: &'a [(String, String)],
+    pub default_headers: &'a [(String, Template)],
 }
 
 const METHODS: [(&str, Method); 7] = [
@@ -44,6 +47,8 @@ const FIELDS: &[&str] = &[
     "expect",
     "timeout",
     "think_time",
+    "extract",
+    "resources",
 ];
 
 /// Decodes a step and gives it its row in `rows` (keyed by `scenario`, the step name and method).
@@ -93,11 +98,10 @@ pub(crate) fn decode(
             .iter()
             .find(|(k, _)| *k == entry.key)
             .map(|(_, m)| *m);
-        if let Some(text) = decoder::string(ctx, entry.value, &method_path) {
-            match resolve_step(env.base_path, &text) {
-                Ok(url) => method_and_url = method.map(|m| (m, url)),
-                Err(e) => ctx.error(Some(entry.value), &method_path, e.message, e.hint),
-            }
+        if let Some(text) = decoder::string(ctx, entry.value, &method_path)
+            && let Some(url) = url(ctx, entry.value, &method_path, env.base_path, &text)
+        {
+            method_and_url = method.map(|m| (m, url));
             written = Some(text);
         }
     }
@@ -128,8 +132,12 @@ pub(crate) fn decode(
         body::encode(ctx, b.key, b.value, &f.path(b.key), &sources)
     });
     let expect = match f.get("expect") {
-        Some(n) => decode_expect(ctx, n, &f.path("expect")),
+        Some(n) => expect::decode_expect(ctx, n, &f.path("expect")),
         None => Some(Expect::default()),
+    };
+    let extract = match f.get("extract") {
+        Some(n) => expect::decode_extract(ctx, n, &f.path("extract")),
+        None => Some(Vec::new()),
     };
     let timeout = f
         .get("timeout")
@@ -142,15 +150,22 @@ pub(crate) fn decode(
     }
     let (method, url) = method_and_url?;
     let name = name?;
+    let row = rows.intern(scenario, &name, method);
+    let resources = match f.get("resources") {
+        Some(n) => resources(ctx, n, &f.path("resources"), scenario, &name, rows)?,
+        None => None,
+    };
     Some(Step {
-        row: rows.intern(scenario, &name, method),
+        row,
         method,
         url,
         headers,
         body,
         expect: expect?,
+        extract: extract?,
         timeout: timeout.flatten(),
         think_time: think_time.flatten(),
+        resources,
     })
 }
 
@@ -163,40 +178,66 @@ pub(crate) fn non_empty_string(ctx: &mut Ctx, node: &Node, path: &str) -> Option
     Some(text)
 }
 
-fn decode_expect(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Expect> {
-    let f = decoder::fields(ctx, node, path, &["status"])?;
-    let Some(status) = f.get("status") else {
-        return Some(Expect::default());
-    };
-    let path = f.path("status");
-    let codes = match &status.value {
-        Value::Seq(items) if items.is_empty() => {
-            let hint = "e.g. `status: [200, 201]`".to_owned();
-            ctx.error(
-                Some(status),
-                &path,
-                "the list of status codes is empty".into(),
-                Some(hint),
-            );
-            return None;
+/// The request target: a path (joined with the target's base path) or an absolute URL, with
+/// placeholders. A URL that starts with a placeholder (e.g. a `next` link taken from a response)
+/// is checked when it is rendered.
+fn url(ctx: &mut Ctx, node: &Node, path: &str, base_path: &str, text: &str) -> Option<Template> {
+    let mut t = template::parse(ctx, node, path, text)?;
+    if matches!(t.parts.first(), Some(Part::Expr(_))) {
+        return Some(t);
+    }
+    // Checked with every placeholder standing for a plain word.
+    let probe: String = (t.parts.iter())
+        .map(|p| match p {
+            Part::Text(text) => text.as_str(),
+            Part::Expr(_) => "x",
+        })
+        .collect();
+    match resolve_step(base_path, &probe) {
+        Ok(_) => {
+            if let Some(Part::Text(first)) = t.parts.first_mut()
+                && first.starts_with('/')
+            {
+                first.insert_str(0, base_path);
+            }
+            Some(t)
         }
-        Value::Seq(items) => {
-            let codes: Vec<Option<u16>> = (items.iter().enumerate())
-                .map(|(i, code)| status_code(ctx, code, &item(&path, i)))
-                .collect();
-            codes.into_iter().collect::<Option<Vec<u16>>>()?
+        Err(e) => {
+            ctx.error(Some(node), path, e.message, e.hint);
+            None
         }
-        _ => vec![status_code(ctx, status, &path)?],
-    };
-    Some(Expect {
-        status: Some(codes),
-    })
+    }
 }
 
-fn status_code(ctx: &mut Ctx, node: &Node, path: &str) -> Option<u16> {
-    let code = decoder::integer(ctx, node, path, "a status code", (100, 599))?;
-    u16::try_from(code).ok()
+/// `resources: true` or `resources: { concurrency: N }`: fetch the page's embedded resources,
+/// recorded under the row `<step name> resources`.
+fn resources(
+    ctx: &mut Ctx,
+    node: &Node,
+    path: &str,
+    scenario: &str,
+    name: &str,
+    rows: &mut Rows,
+) -> Option<Option<Resources>> {
+    let concurrency = match &node.value {
+        Value::Map(_) => {
+            let f = decoder::fields(ctx, node, path, &["concurrency"])?;
+            match f.get("concurrency") {
+                Some(n) => decoder::count(ctx, n, &f.path("concurrency"), "`concurrency`", 1)?,
+                None => DEFAULT_RESOURCE_CONCURRENCY,
+            }
+        }
+        _ => match decoder::boolean(ctx, node, path)? {
+            true => DEFAULT_RESOURCE_CONCURRENCY,
+            false => return Some(None),
+        },
+    };
+    let row = rows.intern(scenario, &format!("{name} resources"), Method::Get);
+    Some(Some(Resources { concurrency, row }))
 }
+
+/// Resource requests in flight at once per page, like a browser's connections per host.
+const DEFAULT_RESOURCE_CONCURRENCY: u32 = 6;
 
 /// Think times are decoded with the other pauses.
 pub(crate) use crate::pause::think_time;

@@ -45,6 +45,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     duration(s).map_err(|e| e.to_string())
 }
 
+/// Longest duration accepted anywhere: 365 days.
+const MAX_DURATION_S: u64 = 365 * 24 * 3600;
+
 pub(crate) fn duration(s: &str) -> Result<Duration, UnitError> {
     let text = s.trim();
     if text.is_empty() {
@@ -108,8 +111,17 @@ pub(crate) fn duration(s: &str) -> Result<Duration, UnitError> {
         total = total.saturating_add(nanos);
         rest = next;
     }
+    // No run lasts a year; the cap keeps every sum of durations (stages, waves) far from
+    // overflowing.
     let secs = u64::try_from(total / 1_000_000_000)
-        .map_err(|_| UnitError::new(format!("duration `{text}` is too long"), None))?;
+        .ok()
+        .filter(|s| *s <= MAX_DURATION_S)
+        .ok_or_else(|| {
+            UnitError::new(
+                format!("duration `{text}` is too long"),
+                Some("durations are at most 365 days (8760h)"),
+            )
+        })?;
     // `total % 1e9` always fits in a u32.
     let subsec = (total % 1_000_000_000) as u32;
     Ok(Duration::new(secs, subsec))

@@ -4,8 +4,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use stampede_scenario::{
-    Body, Expect, Method, Overrides, Plan, RowKey, Scheme, Severity, Stage, ThinkTime, load_file,
-    load_str,
+    Action, Body, Content, Expect, Method, Overrides, Plan, RowKey, Scheme, Severity, Stage, Step,
+    Template, ThinkTime, load_file, load_str,
 };
 
 fn secs(n: u64) -> Duration {
@@ -35,6 +35,16 @@ fn with_scenarios(scenarios: &str) -> String {
     format!("{MINIMAL}scenarios:\n{scenarios}")
 }
 
+/// The requests of a flow, depth first.
+fn reqs(actions: &[Action]) -> Vec<&Step> {
+    actions.iter().flat_map(Action::requests).collect()
+}
+
+/// A static URL as sent (base path joined).
+fn url(step: &Step) -> String {
+    step.url.static_text().expect("a static URL")
+}
+
 #[test]
 fn shop_example_loads_exactly() {
     let loaded = load_file(&examples().join("shop.yaml"), &Overrides::default()).unwrap();
@@ -61,18 +71,21 @@ fn shop_example_loads_exactly() {
     assert_eq!(plan.scenarios[1].think_time, ThinkTime::Constant(secs(2)));
     assert_eq!(plan.scenarios[2].think_time, ThinkTime::None);
 
-    let login = &buyer.on_start[0];
-    assert_eq!((login.method, login.url.as_str()), (Method::Post, "/login"));
+    let login = reqs(&buyer.on_start)[0];
+    assert_eq!(
+        (login.method, url(login).as_str()),
+        (Method::Post, "/login")
+    );
     let json = Body {
         content_type: "application/json".into(),
-        bytes: br#"{"user":"alice","password":"secret"}"#.to_vec(),
+        content: Content::Static(br#"{"user":"alice","password":"secret"}"#.to_vec()),
     };
     assert_eq!(login.body, Some(json));
     assert_eq!(login.expect.status, Some(vec![200]));
-    assert_eq!(buyer.steps[2].expect.status, Some(vec![200, 201]));
-    assert_eq!(buyer.steps[0].expect, Expect::default());
-    assert_eq!(buyer.steps[0].body, None);
-    assert_eq!(plan.scenarios[1].steps[1].url, "/search?q=shoes");
+    assert_eq!(reqs(&buyer.steps)[2].expect.status, Some(vec![200, 201]));
+    assert_eq!(reqs(&buyer.steps)[0].expect, Expect::default());
+    assert_eq!(reqs(&buyer.steps)[0].body, None);
+    assert_eq!(url(reqs(&plan.scenarios[1].steps)[1]), "/search?q=shoes");
 
     let rows: Vec<(&str, &str, &str)> = (plan.rows.iter())
         .map(|r| (r.scenario.as_str(), r.name.as_str(), r.method.as_str()))
@@ -90,7 +103,7 @@ fn shop_example_loads_exactly() {
         ]
     );
     let step_rows: Vec<u32> = (plan.scenarios.iter())
-        .flat_map(|s| s.on_start.iter().chain(&s.steps))
+        .flat_map(|s| reqs(&s.on_start).into_iter().chain(reqs(&s.steps)))
         .map(|s| s.row)
         .collect();
     assert_eq!(step_rows, [0, 1, 2, 3, 4, 5, 6]);
@@ -124,7 +137,7 @@ fn rows_are_shared_by_steps_with_the_same_name_and_method() {
     let rows: Vec<u32> = plan
         .scenarios
         .iter()
-        .flat_map(|s| &s.steps)
+        .flat_map(|s| reqs(&s.steps))
         .map(|s| s.row)
         .collect();
     assert_eq!(rows, [0, 0, 1, 2]);
@@ -142,8 +155,9 @@ fn steps_are_resolved_against_the_base_path() {
     let plan = load(&with_scenarios(
         "  - name: a\n    steps:\n      - get: /users?page=2\n      - delete: https://other.example/x\n        headers: { Authorization: Bearer t }\n        timeout: 2s\n        think_time: { min: 0s, max: 0s }\n      - put: /form\n        form: { q: a b }\n      - patch: /text\n        body: hi\n      - head: /\n      - options: /\n",
     ));
-    let steps = &plan.scenarios[0].steps;
-    let urls: Vec<(Method, &str)> = steps.iter().map(|s| (s.method, s.url.as_str())).collect();
+    let steps = reqs(&plan.scenarios[0].steps);
+    let urls: Vec<(Method, String)> = steps.iter().map(|s| (s.method, url(s))).collect();
+    let urls: Vec<(Method, &str)> = urls.iter().map(|(m, u)| (*m, u.as_str())).collect();
     assert_eq!(
         urls,
         [
@@ -160,11 +174,11 @@ fn steps_are_resolved_against_the_base_path() {
     assert_eq!(steps[1].think_time, Some(ThinkTime::None));
     assert_eq!(
         steps[1].headers,
-        [("Authorization".into(), "Bearer t".into())]
+        [("Authorization".into(), Template::text("Bearer t"))]
     );
     assert_eq!(plan.rows[0].name, "/users?page=2");
     let form = steps[2].body.as_ref().unwrap();
-    assert_eq!(form.bytes, b"q=a+b");
+    assert_eq!(form.content.static_bytes().unwrap(), b"q=a+b");
     assert_eq!(steps[3].body.as_ref().unwrap().content_type, "text/plain");
 }
 
@@ -173,10 +187,10 @@ fn default_content_type_header_wins() {
     let source = "target: http://h\nhttp: { headers: { content-type: text/csv } }\n\
                   load: { users: 1, duration: 1s }\nscenarios:\n  - name: a\n    steps:\n      - post: /\n        body: a,b\n";
     let plan = load(source);
-    let body = plan.scenarios[0].steps[0].body.as_ref().unwrap();
+    let body = reqs(&plan.scenarios[0].steps)[0].body.as_ref().unwrap();
     assert_eq!(body.content_type, "text/csv");
     // Default headers stay in `http.headers`; steps only carry their own.
-    assert!(plan.scenarios[0].steps[0].headers.is_empty());
+    assert!(reqs(&plan.scenarios[0].steps)[0].headers.is_empty());
     assert_eq!(plan.http.headers.len(), 1);
 }
 
@@ -193,7 +207,7 @@ fn overrides_replace_target_and_load() {
     let plan = load_str(&source, "stages.yaml", &o).unwrap().plan;
     assert_eq!(plan.target.origin(), "https://[::1]:8443");
     assert_eq!(plan.target.base_path, "/v2");
-    assert_eq!(plan.scenarios[0].steps[0].url, "/v2/products");
+    assert_eq!(url(reqs(&plan.scenarios[0].steps)[0]), "/v2/products");
     assert_eq!(plan.load.stages, [stage(0, 7), stage(20, 7)]);
     assert_eq!(plan.load.description, "7 users, 20s");
 

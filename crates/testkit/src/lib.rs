@@ -52,6 +52,9 @@ use tokio_util::sync::CancellationToken;
 mod lazy;
 use lazy::LazyBody;
 
+mod app;
+pub use app::{AppSeen, CartAdd, MAX_LOGGED_REQUESTS, Order, SeenRequest, ShopApp};
+
 /// Largest body `/bytes/{n}` serves.
 const MAX_BYTES: usize = 64 << 20;
 

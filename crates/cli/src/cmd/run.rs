@@ -78,6 +78,7 @@ pub fn overrides(load: &LoadOverrides, target: Option<String>) -> Overrides {
         target,
         iterations: load.iterations,
         max_requests: load.max_requests,
+        env: load.env.clone(),
     }
 }
 

@@ -8,7 +8,13 @@ use std::io::IsTerminal;
 pub fn validate(args: &ValidateArgs) -> anyhow::Result<u8> {
     let color = std::io::stderr().is_terminal();
     let file = args.file.display().to_string();
-    let (diagnostics, valid) = match load_file(&args.file, &Overrides::default()) {
+    let (diagnostics, valid) = match load_file(
+        &args.file,
+        &Overrides {
+            env: args.env.clone(),
+            ..Overrides::default()
+        },
+    ) {
         Ok(loaded) => {
             if args.format == Format::Text {
                 let plan = &loaded.plan;

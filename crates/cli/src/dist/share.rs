@@ -31,6 +31,20 @@ pub fn demand(plan: &Plan) -> Result<Demand, String> {
                 .into(),
         );
     }
+    if !plan.data.is_empty() {
+        return Err(
+            "`data` feeders are not shipped to agents yet (each agent would need the files, and \
+             `unique` rows a partition of its own): run it locally for now"
+                .into(),
+        );
+    }
+    if !plan.setup.is_empty() || !plan.teardown.is_empty() {
+        return Err(
+            "`setup` and `teardown` run once per test; distributed runs do not coordinate them \
+             across agents yet: run it locally for now"
+                .into(),
+        );
+    }
     // `iterations: { per_user: N }` needs no splitting: each user runs on exactly one agent.
     let weights: Vec<u32> = plan.scenarios.iter().map(|s| s.weight).collect();
     let mut d = Demand {

@@ -4,6 +4,7 @@ mod common;
 
 mod demo;
 mod distributed;
+mod language;
 mod load_models;
 mod reports;
 mod run;

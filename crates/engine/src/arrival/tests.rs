@@ -90,7 +90,7 @@ async fn sleeping_to_each_instant_does_not_drift() {
     for offset in Schedule::new(&a, 1) {
         tokio::time::sleep_until(start + offset).await;
         // Simulated work that makes the loop late by 2 ms now and then.
-        if count % 97 == 0 {
+        if count.is_multiple_of(97) {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         count += 1;

@@ -38,6 +38,13 @@ impl<'a> BodySink<'a> {
         }
     }
 
+    /// Whether more was received than kept (only meaningful when keeping).
+    pub fn truncated(&self) -> bool {
+        self.kept
+            .as_ref()
+            .is_some_and(|k| (k.len() as u64) < self.received)
+    }
+
     fn take(&mut self, data: &[u8]) {
         self.received += data.len() as u64;
         if let Some(kept) = &mut self.kept {

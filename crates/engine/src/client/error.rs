@@ -17,6 +17,8 @@ pub(crate) struct Fail {
 #[derive(Debug)]
 pub(crate) enum FailMsg {
     Text(&'static str),
+    /// A message built for this failure (rare paths only: a rendered URL that does not parse).
+    Owned(String),
     /// An I/O error during a phase (`connect`, `dns`, `tls`).
     Io(&'static str, io::Error),
     Http(hyper::Error),
@@ -26,6 +28,7 @@ impl fmt::Display for FailMsg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FailMsg::Text(text) => f.write_str(text),
+            FailMsg::Owned(text) => f.write_str(text),
             FailMsg::Io(phase, e) => write!(f, "{phase}: {e}"),
             FailMsg::Http(e) => match e.source() {
                 Some(source) => write!(f, "{e}: {source}"),

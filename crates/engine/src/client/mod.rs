@@ -107,6 +107,28 @@ pub(crate) enum StepResult {
     },
 }
 
+/// A step's request as rendered from the user's variables (templated URL, headers or body).
+#[derive(Debug)]
+pub(crate) struct Rendered {
+    /// A path on the target (`/...`, base path already joined) or an absolute URL.
+    pub url: String,
+    /// Every header to send except `Cookie` and `Host`.
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// The final response of the last step, for checks, extraction and scripts (kept only when the
+/// step reads it).
+#[derive(Debug, Default)]
+pub(crate) struct LastResponse {
+    /// The URL it came from (after redirects), as `scheme://host[:port]/path?query`.
+    pub url: String,
+    pub status: u16,
+    pub headers: HeaderMap,
+    /// Whether the body was longer than what was kept (`max_body`).
+    pub truncated: bool,
+}
+
 /// A virtual user's client.
 pub(crate) struct Client {
     shared: Arc<Shared>,
@@ -120,6 +142,10 @@ pub(crate) struct Client {
     /// The kept prefix of the last response body of a step that reads it (at most `max_body`
     /// bytes; reused from step to step).
     body: BytesMut,
+    /// Head of the last response of a step that reads it.
+    last: LastResponse,
+    /// Headers of the step being executed, when rendered per request.
+    headers: Option<HeaderMap>,
 }
 
 impl Client {
@@ -146,15 +172,96 @@ impl Client {
             cookie_cache,
             timings: StepTimings::default(),
             body: BytesMut::new(),
+            last: LastResponse::default(),
+            headers: None,
         }
+    }
+
+    /// The kept body prefix and head of the last response of a step that reads them.
+    pub fn last_response(&self) -> (&[u8], &LastResponse) {
+        (&self.body, &self.last)
+    }
+
+    /// Runs a step whose URL, headers or body were rendered for this request. A URL that does
+    /// not parse is a `BadRequest`-like error (`Io` kind with a clear message), not a panic.
+    pub async fn execute_rendered(
+        &mut self,
+        step: &PreparedStep,
+        rendered: Rendered,
+    ) -> StepResult {
+        let (slot, uri) = match self.resolve(&rendered.url) {
+            Ok(found) => found,
+            Err(message) => {
+                return StepResult::Error {
+                    kind: ErrorKind::Io,
+                    bytes_out: 0,
+                    message: FailMsg::Owned(message),
+                };
+            }
+        };
+        let mut headers = rendered.headers;
+        headers.insert(header::HOST, self.slots[slot].origin.host_header.clone());
+        self.headers = Some(headers);
+        let result = self.execute_at(step, slot, uri, rendered.body).await;
+        self.headers = None;
+        result
+    }
+
+    /// The slot and origin-form URI of a rendered URL.
+    fn resolve(&mut self, url: &str) -> Result<(usize, http::Uri), String> {
+        let bad = |e: &dyn std::fmt::Display| format!("invalid URL {url:?}: {e}");
+        if url.starts_with('/') {
+            let uri: http::Uri = url.parse().map_err(|e| bad(&e))?;
+            return Ok((0, uri));
+        }
+        let absolute: http::Uri = url.parse().map_err(|e| bad(&e))?;
+        let scheme = match absolute.scheme_str() {
+            Some("http") => Scheme::Http,
+            Some("https") => Scheme::Https,
+            _ => return Err(bad(&"expected a path or an http(s) URL")),
+        };
+        let host = absolute.host().ok_or_else(|| bad(&"no host"))?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
+        let port = absolute
+            .port_u16()
+            .unwrap_or(crate::prepare::default_port(scheme));
+        let path = absolute.path_and_query().map_or("/", |p| p.as_str());
+        let uri: http::Uri = path.parse().map_err(|e| bad(&e))?;
+        let slot = self
+            .slot_for(scheme, &host, port)
+            .ok_or_else(|| bad(&"invalid host"))?;
+        Ok((slot, uri))
     }
 
     /// Runs one step (following redirects) within its timeout. Never fails: failures are data.
     pub async fn execute(&mut self, step: &PreparedStep) -> StepResult {
+        self.execute_at(step, step.origin, step.uri.clone(), step.body.clone())
+            .await
+    }
+
+    async fn execute_at(
+        &mut self,
+        step: &PreparedStep,
+        slot: usize,
+        uri: http::Uri,
+        body: Bytes,
+    ) -> StepResult {
         self.timings = StepTimings::default();
         let deadline = tokio::time::Instant::now() + step.timeout;
         let mut bytes_out = 0;
-        let result = tokio::time::timeout_at(deadline, self.run(step, &mut bytes_out)).await;
+        let first = Hop {
+            cookie: self.cookie_for_first(step, slot, &uri),
+            slot,
+            method: step.method.clone(),
+            uri,
+            body,
+            body_dropped: false,
+            cross_origin: false,
+        };
+        let result = tokio::time::timeout_at(deadline, self.run(step, first, &mut bytes_out)).await;
         let result = match result {
             Ok(Ok((status, latency_us, bytes_in))) => StepResult::Response {
                 status,
@@ -198,17 +305,10 @@ impl Client {
     async fn run(
         &mut self,
         step: &PreparedStep,
+        first: Hop,
         bytes_out: &mut u64,
     ) -> Result<(u16, u64, u64), Fail> {
-        let mut hop = Hop {
-            slot: step.origin,
-            method: step.method.clone(),
-            uri: step.uri.clone(),
-            body: step.body.clone(),
-            cookie: self.step_cookie(step),
-            body_dropped: false,
-            cross_origin: false,
-        };
+        let mut hop = first;
         let mut started = None;
         let mut bytes_in = 0;
         let mut redirects = 0;
@@ -231,11 +331,24 @@ impl Client {
                 .expect("a response came from this connection");
             let read = conn.read_body(&mut body, &mut sink).await;
             bytes_in += sink.received;
+            let sink_truncated = sink.truncated();
             if let Err(e) = read {
                 slot.failed().await;
                 return Err(Fail::http(e));
             }
             let status = head.status.as_u16();
+            let redirect_to = self.shared.follow_redirects
+                && redirects < self.shared.max_redirects
+                && redirect::is_redirect(status)
+                && head.headers.contains_key(header::LOCATION);
+            if !redirect_to && (step.reads_headers || step.reads_body) {
+                self.last.status = status;
+                self.last.truncated = sink_truncated;
+                self.last.headers = head.headers.clone();
+                let origin = &self.slots[hop.slot].origin;
+                let scheme = if origin.is_https() { "https" } else { "http" };
+                self.last.url = format!("{scheme}://{}{}", origin.authority, hop.uri);
+            }
             if self.shared.follow_redirects
                 && redirects < self.shared.max_redirects
                 && redirect::is_redirect(status)
@@ -272,7 +385,8 @@ impl Client {
                 )
                 .await?;
             let conn = slot.conn.as_mut().expect("just acquired");
-            let (request, size) = hop.request(step, &slot.origin, conn.is_h2());
+            let headers = self.headers.as_ref().unwrap_or(&step.headers);
+            let (request, size) = hop.request(step, headers, &slot.origin, conn.is_h2());
             if !counted {
                 *bytes_out += size;
                 counted = true;
@@ -343,6 +457,22 @@ impl Client {
             self.slots.push(slot);
             Some(self.slots.len() - 1)
         }
+    }
+
+    /// The `Cookie` header of a step's first request.
+    fn cookie_for_first(
+        &mut self,
+        step: &PreparedStep,
+        slot: usize,
+        uri: &http::Uri,
+    ) -> Option<HeaderValue> {
+        if slot == step.origin && self.headers.is_none() {
+            return self.step_cookie(step);
+        }
+        if self.jar.as_ref().is_none_or(CookieJar::is_empty) {
+            return None;
+        }
+        self.cookie_for(slot, uri.path())
     }
 
     /// The `Cookie` header of a step's first request, cached until the jar changes.

@@ -30,10 +30,11 @@ impl Hop {
     pub fn request(
         &self,
         step: &PreparedStep,
+        headers: &HeaderMap,
         origin: &Origin,
         h2: bool,
     ) -> (Request<RequestBody>, u64) {
-        let mut request = self.h1_request(step, origin);
+        let mut request = self.h1_request(step, headers, origin);
         let size = request_len(&request, self.body.len());
         if h2 {
             *request.version_mut() = Version::HTTP_2;
@@ -53,13 +54,18 @@ impl Hop {
         (request, size)
     }
 
-    fn h1_request(&self, step: &PreparedStep, origin: &Origin) -> Request<RequestBody> {
+    fn h1_request(
+        &self,
+        step: &PreparedStep,
+        own: &HeaderMap,
+        origin: &Origin,
+    ) -> Request<RequestBody> {
         let mut request = Request::new(RequestBody::new(self.body.clone()));
         *request.method_mut() = self.method.clone();
         *request.uri_mut() = self.uri.clone();
         let headers = request.headers_mut();
-        *headers = step.headers.clone();
-        if self.slot != step.origin {
+        *headers = own.clone();
+        if self.slot != step.origin || !std::ptr::eq(own, &step.headers) {
             headers.insert(header::HOST, origin.host_header.clone());
         }
         if self.cross_origin {

@@ -3,8 +3,8 @@
 use stampede_engine::{Assignment, EndReason, EngineEvent};
 use stampede_metrics::{Snapshot, StepStats};
 use stampede_scenario::{
-    Arrival, Arrivals, Body, Expect, HttpOptions, Load, Method, Plan, RateStage, RowKey, Scenario,
-    Scheme, Stage, Step, Target, ThinkTime,
+    Action, Arrival, Arrivals, Body, Content, Expect, HttpOptions, Load, Method, Plan, RateStage,
+    RowKey, Scenario, Scheme, Stage, Step, Target, Template, ThinkTime,
 };
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -48,6 +48,7 @@ impl StepSpec {
     pub fn expect(mut self, codes: &[u16]) -> Self {
         self.expect = Expect {
             status: Some(codes.to_vec()),
+            ..Expect::default()
         };
         self
     }
@@ -60,7 +61,7 @@ impl StepSpec {
     pub fn body(mut self, content_type: &str, bytes: &[u8]) -> Self {
         self.body = Some(Body {
             content_type: content_type.into(),
-            bytes: bytes.to_vec(),
+            content: Content::Static(bytes.to_vec()),
         });
         self
     }
@@ -88,6 +89,10 @@ pub fn plan(addr: SocketAddr) -> PlanBuilder {
             http: HttpOptions::default(),
             rows: Vec::new(),
             thresholds: Vec::new(),
+            variables: Vec::new(),
+            setup: Vec::new(),
+            teardown: Vec::new(),
+            data: Vec::new(),
         },
     }
 }
@@ -164,16 +169,20 @@ impl PlanBuilder {
                         self.plan.rows.len() - 1
                     }
                 } as u32;
-                Step {
+                Action::Request(Box::new(Step {
                     row,
                     method: s.method,
-                    url: s.url,
-                    headers: s.headers,
+                    url: Template::text(s.url),
+                    headers: (s.headers.into_iter())
+                        .map(|(k, v)| (k, Template::text(v)))
+                        .collect(),
                     body: s.body,
                     expect: s.expect,
+                    extract: Vec::new(),
                     timeout: s.timeout,
                     think_time: None,
-                }
+                    resources: None,
+                }))
             })
             .collect();
         self.plan.scenarios.push(Scenario {
@@ -182,6 +191,7 @@ impl PlanBuilder {
             think_time,
             on_start: Vec::new(),
             steps,
+            on_stop: Vec::new(),
             load: None,
             start: Duration::ZERO,
             pacing: None,

@@ -133,6 +133,7 @@ fn invalid_overrides_are_reported_by_option_name() {
         iterations: Some(0),
         max_requests: Some(0),
         target: None,
+        env: None,
     };
     assert!(!check_overrides(&mut ctx, &o));
     let paths: Vec<String> = ctx.into_items().into_iter().map(|d| d.path).collect();

@@ -1,0 +1,130 @@
+//! Cost of a scripted step: `cargo bench -p stampede-script`.
+//!
+//! Times N runs of small scripts on one VM (the steady state of a VU) and prints ns per run (this
+//! thread's CPU time from Linux `schedstat`, and wall time), the cost of creating a VM, and its
+//! memory. No assertions: the numbers go into the docs by hand. On a busy machine wall time (and
+//! to a lesser degree CPU time) is inflated; for a load-independent figure run the binary under
+//! `valgrind --tool=callgrind` with two values of `STAMPEDE_BENCH_RUNS` and divide the difference
+//! in instructions by the difference in runs.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Instant;
+
+use stampede_script::{Host, OwnedValue, Response, Scripts, Value, Vm};
+
+/// A host as cheap as the engine's: one variable slot, counters summed.
+struct BenchHost {
+    count: String,
+    seen: Option<String>,
+    counter: f64,
+    headers: http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Host for BenchHost {
+    fn var(&self, name: &str) -> Option<Value<'_>> {
+        (name == "count").then_some(Value::Text(&self.count))
+    }
+    fn set_var(&mut self, _name: &str, value: OwnedValue) {
+        if let OwnedValue::Text(text) = value {
+            self.seen = Some(text);
+        }
+    }
+    fn response(&self) -> Option<Response<'_>> {
+        Some(Response {
+            status: 200,
+            body: &self.body,
+            headers: &self.headers,
+        })
+    }
+    fn fail(&mut self, _message: String) {}
+    fn counter(&mut self, _name: &str, delta: f64) {
+        self.counter += delta;
+    }
+    fn trend(&mut self, _name: &str, value: f64) {
+        self.counter += value;
+    }
+    fn gauge(&mut self, _name: &str, _value: f64) {}
+}
+
+/// This thread's on-CPU time in ns (Linux `schedstat`; wall time lies on a busy machine).
+fn cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn main() {
+    let n: u32 = std::env::var("STAMPEDE_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let cases = [
+        ("empty script (fixed cost of a run)", "-- nothing"),
+        (
+            "small: read a var, set a var, one counter",
+            "local c = vars.count\nvars.seen = c\nmetrics.counter('n', 1)",
+        ),
+        (
+            "example: tonumber, set, hmac, status check, counter, trend",
+            "local n = tonumber(vars.count or '0') + 1\nvars.seen = tostring(n)\n\
+             local sig = hmac_sha256_hex('secret', 'body')\n\
+             if response and response.status ~= 200 then fail('x') end\n\
+             metrics.counter('carts', 1)\nmetrics.trend('size', n)",
+        ),
+        (
+            "pure Lua: 1,000-iteration loop (budget hook on)",
+            "local s = 0\nfor i = 1, 1000 do s = s + i end",
+        ),
+    ];
+    let mut scripts = Scripts::new();
+    let ids: Vec<_> = cases
+        .iter()
+        .map(|(_, code)| scripts.add("bench.yaml", 1, code).unwrap())
+        .collect();
+    let scripts = Arc::new(scripts);
+
+    let started = Instant::now();
+    let vms: Vec<Vm> = (0..1000)
+        .map(|i| Vm::new(scripts.clone(), i).unwrap())
+        .collect();
+    let create_us = started.elapsed().as_secs_f64() * 1e6 / vms.len() as f64;
+    let fresh_bytes = vms[0].used_memory();
+    drop(vms);
+
+    let mut vm = Vm::new(scripts.clone(), 1).unwrap();
+    let mut host = BenchHost {
+        count: "41".into(),
+        seen: None,
+        counter: 0.0,
+        headers: http::HeaderMap::new(),
+        body: b"{}".to_vec(),
+    };
+    println!(
+        "stampede-script: {n} runs per case on one VM (Lua 5.4, mlua, instruction budget hook on)"
+    );
+    println!("  ns/run: CPU (this thread's on-CPU time), wall");
+    for ((name, _), &id) in cases.iter().zip(&ids) {
+        for _ in 0..1000 {
+            vm.run(id, &mut host).unwrap();
+        }
+        let (started, cpu) = (Instant::now(), cpu_ns());
+        for _ in 0..n {
+            vm.run(black_box(id), &mut host).unwrap();
+        }
+        let wall = started.elapsed().as_nanos() as f64 / f64::from(n);
+        let cpu = cpu_ns()
+            .zip(cpu)
+            .map(|(end, start)| format!("{:>7.0}", (end - start) as f64 / f64::from(n)));
+        println!("  {:>7} {wall:>7.0}  {name}", cpu.as_deref().unwrap_or("?"));
+    }
+    black_box((&host.seen, host.counter));
+    println!(
+        "  Vm::new: {create_us:.1} µs; {fresh_bytes} bytes fresh, {} bytes after running every case",
+        vm.used_memory()
+    );
+}
