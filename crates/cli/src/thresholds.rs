@@ -68,6 +68,7 @@ pub fn add_flags(plan: &mut Plan, flags: &[String], file: &str) -> Result<(), Di
         file: file.to_owned(),
         source: String::new(),
         items,
+        included: Vec::new(),
     })?;
     plan.thresholds.extend(extra);
     Ok(())

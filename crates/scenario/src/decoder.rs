@@ -18,6 +18,10 @@ pub(crate) struct Ctx {
     vars: VarTable,
     /// Environment variables for `{{ env.NAME }}`; `None` reads the process environment.
     pub env: Option<std::collections::HashMap<String, String>>,
+    /// The included file being decoded (`include`), which new diagnostics are in.
+    pub file: Option<String>,
+    /// Included files and their text (to show problems in them).
+    pub included: Vec<(String, String)>,
 }
 
 impl Ctx {
@@ -31,13 +35,16 @@ impl Ctx {
 
     /// Records that a template at `node` uses variable `name`.
     pub fn use_var(&mut self, name: &str, node: &Node, path: &str) {
-        let var = var_ref(name, node, path);
+        let mut var = var_ref(name, node, path);
+        var.file.clone_from(&self.file);
         self.vars.uses.push(var);
     }
 
     /// Records that `name` is defined at `node` (an extraction, loop, script, feeder column...).
     pub fn define_var(&mut self, name: &str, node: &Node, path: &str, kind: DefKind) {
-        self.vars.defs.push((var_ref(name, node, path), kind));
+        let mut var = var_ref(name, node, path);
+        var.file.clone_from(&self.file);
+        self.vars.defs.push((var, kind));
     }
 
     /// Records that a feeder's file could not be read, so uses of its columns are not reported.
@@ -48,6 +55,10 @@ impl Ctx {
     /// Records a script's code (it may read any variable).
     pub fn script_code(&mut self, code: &str) {
         self.vars.scripts.push(code.to_owned());
+    }
+
+    pub fn take_included(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.included)
     }
 
     pub fn take_vars(&mut self) -> VarTable {
@@ -92,6 +103,7 @@ impl Ctx {
             path: path.to_owned(),
             message,
             hint,
+            file: self.file.clone(),
         });
     }
 
@@ -124,6 +136,7 @@ impl Ctx {
             path: path.to_owned(),
             message,
             hint,
+            file: self.file.clone(),
         });
     }
 
@@ -399,6 +412,7 @@ pub(crate) fn list<'a>(ctx: &mut Ctx, node: &'a Node, path: &str) -> Option<&'a 
 
 fn var_ref(name: &str, node: &Node, path: &str) -> VarRef {
     VarRef {
+        file: None,
         name: name.to_owned(),
         line: node.line,
         col: node.col,

@@ -30,6 +30,8 @@ pub struct Diagnostic {
     pub path: String,
     pub message: String,
     pub hint: Option<String>,
+    /// The included file the problem is in (`include`); `None` for the scenario file itself.
+    pub file: Option<String>,
 }
 
 /// All problems found in one file, with the source text needed to show them in context.
@@ -39,6 +41,8 @@ pub struct Diagnostics {
     pub file: String,
     pub source: String,
     pub items: Vec<Diagnostic>,
+    /// Files named by `include`, with their text, to show problems found in them.
+    pub included: Vec<(String, String)>,
 }
 
 impl Diagnostics {
@@ -63,7 +67,7 @@ impl Diagnostics {
     }
 
     /// `{"file", "errors", "warnings", "diagnostics": [{"severity", "line", "column", "path",
-    /// "message", "hint"}]}`.
+    /// "message", "hint", "file"}]}` (an item's `file` is an included file, or the scenario's).
     pub fn to_json(&self) -> serde_json::Value {
         let items: Vec<serde_json::Value> = self
             .items
@@ -76,6 +80,7 @@ impl Diagnostics {
                     "path": d.path,
                     "message": d.message,
                     "hint": d.hint,
+                    "file": d.file.as_deref().unwrap_or(&self.file),
                 })
             })
             .collect();
@@ -113,6 +118,7 @@ mod tests {
                     path: "x".into(),
                     message: "unknown field `x`".into(),
                     hint: None,
+                    file: None,
                 },
                 Diagnostic {
                     severity: Severity::Warning,
@@ -121,8 +127,10 @@ mod tests {
                     path: "--users".into(),
                     message: "m".into(),
                     hint: Some("h".into()),
+                    file: None,
                 },
             ],
+            included: Vec::new(),
         };
         assert_eq!(diags.error_count(), 1);
         assert_eq!(
@@ -131,9 +139,9 @@ mod tests {
                 "file": "a.yaml", "errors": 1, "warnings": 1,
                 "diagnostics": [
                     {"severity": "error", "line": 1, "column": 1, "path": "x",
-                     "message": "unknown field `x`", "hint": null},
+                     "message": "unknown field `x`", "hint": null, "file": "a.yaml"},
                     {"severity": "warning", "line": null, "column": null, "path": "--users",
-                     "message": "m", "hint": "h"},
+                     "message": "m", "hint": "h", "file": "a.yaml"},
                 ]
             })
         );

@@ -4,7 +4,8 @@
 use crate::Overrides;
 use crate::data;
 use crate::decoder::{self, Ctx};
-use crate::flow::{self, FlowEnv};
+use crate::flow::{self, FlowEnv, NamedFlow};
+use crate::include;
 use crate::load::Scope;
 use crate::plan::{DataSet, Exhausted, HttpOptions, Plan, Strategy, Target, load_table};
 use crate::rows::Rows;
@@ -29,6 +30,7 @@ const FIELDS: &[&str] = &[
     "setup",
     "teardown",
     "data",
+    "include",
 ];
 const VERSIONS: &[i64] = &[1];
 
@@ -65,14 +67,23 @@ pub(crate) fn decode(
         Some(n) => feeders(ctx, n, src.dir),
         None => Some(Vec::new()),
     };
-    let flows: Vec<(String, &Node)> = match f.get("flows") {
+    let included = match f.get("include") {
+        Some(n) => include::read(ctx, n, src.dir),
+        None => Vec::new(),
+    };
+    let mut flows: Vec<NamedFlow<'_>> = match f.get("flows") {
         Some(n) => decoder::entries(ctx, n, "flows")
             .unwrap_or_default()
             .into_iter()
-            .map(|e| (e.key.to_owned(), e.value))
+            .map(|e| NamedFlow {
+                name: e.key,
+                node: e.value,
+                file: None,
+            })
             .collect(),
         None => Vec::new(),
     };
+    include::add_flows(ctx, &included, &mut flows);
     let load_hint = "e.g. `load: { users: 10, duration: 30s }`".to_owned();
     // With scenarios that have their own `load`, the top-level one is optional.
     let level_optional = f.get("scenarios").is_some_and(scenario::any_own_load);

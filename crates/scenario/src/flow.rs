@@ -23,12 +23,20 @@ pub(crate) struct FlowEnv<'a> {
     pub step: StepEnv<'a>,
     /// The scenario the rows belong to (`""` for `setup`/`teardown`).
     pub scenario: &'a str,
-    /// The file's named flows (`flows:`), by name.
-    pub flows: &'a [(String, &'a Node)],
+    /// The file's named flows (`flows:`, and those of included files), by name.
+    pub flows: &'a [NamedFlow<'a>],
     /// The scenario file's name, for inline script errors.
     pub file: &'a str,
     /// The directory relative paths (script files) are resolved against.
     pub dir: &'a std::path::Path,
+}
+
+/// A named flow: its steps' node, and the included file it is in (`None`: the scenario file).
+#[derive(Clone, Copy)]
+pub(crate) struct NamedFlow<'a> {
+    pub name: &'a str,
+    pub node: &'a Node,
+    pub file: Option<&'a str>,
 }
 
 /// Decodes a list of actions. `None` after an error (all reported).
@@ -510,10 +518,24 @@ fn flow_ref(
     let f = decoder::fields(ctx, node, path, &["flow"])?;
     let n = f.get("flow")?;
     let name = decoder::string(ctx, n, &f.path("flow"))?;
-    match env.flows.iter().find(|(k, _)| *k == name) {
-        Some((_, flow)) => decode_nested(ctx, flow, &format!("flows.{name}"), env, rows, depth + 1),
+    match env.flows.iter().find(|f| f.name == name) {
+        Some(flow) => {
+            // Problems inside a flow of an included file are located in that file.
+            let inner = flow.file.map(str::to_owned).or_else(|| ctx.file.clone());
+            let outer = std::mem::replace(&mut ctx.file, inner);
+            let actions = decode_nested(
+                ctx,
+                flow.node,
+                &format!("flows.{name}"),
+                env,
+                rows,
+                depth + 1,
+            );
+            ctx.file = outer;
+            actions
+        }
         None => {
-            let names: Vec<&str> = env.flows.iter().map(|(k, _)| k.as_str()).collect();
+            let names: Vec<&str> = env.flows.iter().map(|f| f.name).collect();
             let message = format!("unknown flow `{name}`");
             let hint = match did_you_mean(&name, &names) {
                 Some(s) => format!("did you mean `{s}`?"),

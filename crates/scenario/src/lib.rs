@@ -18,6 +18,7 @@ mod environment;
 mod expect;
 mod flow;
 mod http;
+mod include;
 mod load;
 mod pause;
 pub mod plan;
@@ -98,7 +99,9 @@ pub fn load_file(path: &Path, overrides: &Overrides) -> Result<Loaded, Diagnosti
                 path: String::new(),
                 message: format!("cannot read the file: {e}"),
                 hint: None,
+                file: None,
             }],
+            included: Vec::new(),
         }),
     }
 }
@@ -142,10 +145,12 @@ fn load_in(
                 path: String::new(),
                 message: e.message,
                 hint: e.hint,
+                file: None,
             };
             return Err(diagnostics(file_name, source, vec![item]));
         }
     };
+    let included = ctx.take_included();
     let mut items = ctx.into_items();
     // By position; problems without one (command-line overrides) last.
     items.sort_by_key(|d| (d.line.is_none(), d.line, d.column));
@@ -156,7 +161,11 @@ fn load_in(
             plan,
             warnings: items,
         }),
-        _ => Err(diagnostics(file_name, source, items)),
+        _ => {
+            let mut d = diagnostics(file_name, source, items);
+            d.included = included;
+            Err(d)
+        }
     }
 }
 
@@ -165,5 +174,6 @@ fn diagnostics(file: &str, source: &str, items: Vec<Diagnostic>) -> Diagnostics 
         file: file.to_owned(),
         source: source.to_owned(),
         items,
+        included: Vec::new(),
     }
 }

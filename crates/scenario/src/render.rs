@@ -37,7 +37,17 @@ pub(crate) fn render(diags: &Diagnostics, color: bool) -> String {
     let lines: Vec<&str> = diags.source.lines().collect();
     let mut out = String::new();
     for item in &diags.items {
-        render_item(&mut out, &style, &diags.file, &lines, item);
+        match &item.file {
+            None => render_item(&mut out, &style, &diags.file, &lines, item),
+            Some(file) => {
+                // A problem in a file named by `include`: shown against that file's text.
+                let source = (diags.included.iter())
+                    .find(|(f, _)| f == file)
+                    .map_or("", |(_, s)| s.as_str());
+                let lines: Vec<&str> = source.lines().collect();
+                render_item(&mut out, &style, file, &lines, item);
+            }
+        }
         out.push('\n');
     }
     let errors = diags.error_count();

@@ -73,6 +73,11 @@ pub fn scenario_schema() -> Value {
                 "type": "object",
                 "additionalProperties": d("A list of steps.", r("steps"))
             },
+            "include": {
+                "description": "Files of shared named flows (`flows:` only), relative to this file; their flows are used with `- flow: NAME`.",
+                "type": "array",
+                "items": { "type": "string", "minLength": 1 }
+            },
             "setup": d("Steps run once before the load starts.", r("steps")),
             "teardown": d("Steps run once after the load ends.", r("steps")),
             "data": {

@@ -28,6 +28,8 @@ const MAX_RANDOM_STRING: u32 = 1 << 20;
 /// A variable used by a template, or defined by an extraction, script, loop or feeder.
 #[derive(Clone, Debug)]
 pub(crate) struct VarRef {
+    /// The included file it is in (`None`: the scenario file).
+    pub file: Option<String>,
     pub name: String,
     pub line: usize,
     pub col: usize,
@@ -272,7 +274,9 @@ pub(crate) fn check_names(ctx: &mut Ctx) {
                      (`extract`), or add a feeder under `data`"
                 .into(),
         };
+        ctx.file.clone_from(&u.file);
         ctx.error_at(u.line, u.col, &u.path, message, Some(hint));
+        ctx.file = None;
     }
     for (d, kind) in &vars.defs {
         if *kind != DefKind::Extracted {
@@ -283,7 +287,9 @@ pub(crate) fn check_names(ctx: &mut Ctx) {
         if !used {
             let message = format!("`{}` is extracted but never used", d.name);
             let hint = format!("use it as `{{{{ {} }}}}`, or remove the extraction", d.name);
+            ctx.file.clone_from(&d.file);
             ctx.warning_at(d.line, d.col, &d.path, message, Some(hint));
+            ctx.file = None;
         }
     }
 }

@@ -69,6 +69,7 @@ fn overrides_and_warnings() {
         file: "warn.yaml".into(),
         source: source.into(),
         items: loaded.warnings,
+        included: Vec::new(),
     };
     assert_eq!(warnings.error_count(), 0);
     insta::assert_snapshot!("warnings", warnings.render(false));

@@ -310,3 +310,42 @@ fn every_language_error_at_once() {
         assert!(item.line.is_some(), "{item:?}");
     }
 }
+
+#[test]
+fn included_flows_are_used_and_their_problems_located_in_their_file() {
+    let ok = load_file(
+        &dir().join("tests/include/shop.yaml"),
+        &Overrides::default(),
+    );
+    let plan = match ok {
+        Ok(l) => l.plan,
+        Err(d) => panic!("{}", d.render(false)),
+    };
+    let Action::Request(login) = &plan.scenarios[0].on_start[0] else {
+        panic!()
+    };
+    assert_eq!(login.url.static_text().as_deref(), Some("/login"));
+    let d = load_file(
+        &dir().join("tests/include/broken.yaml"),
+        &Overrides::default(),
+    )
+    .unwrap_err();
+    let e = d
+        .items
+        .iter()
+        .find(|i| i.severity == Severity::Error)
+        .unwrap();
+    assert_eq!(e.message, "unknown variable `tokn`");
+    assert_eq!(e.file.as_deref(), Some("common.yaml"));
+    assert_eq!(e.line, Some(8));
+    let rendered = d.render(false);
+    assert!(rendered.contains("--> common.yaml:8:12"), "{rendered}");
+    assert!(rendered.contains("    - get: /x/{{ tokn }}"), "{rendered}");
+    let missing = "target: http://h\nload: { users: 1, duration: 1s }\ninclude: [nope.yaml]\n\
+                   scenarios: [{ name: a, steps: [{ flow: login }] }]\n";
+    let messages = errors(missing);
+    assert!(
+        messages[0].starts_with("cannot read `nope.yaml`"),
+        "{messages:?}"
+    );
+}

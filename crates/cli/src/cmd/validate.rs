@@ -30,6 +30,7 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<u8> {
                 file,
                 source,
                 items: loaded.warnings,
+                included: Vec::new(),
             };
             (warnings, true)
         }

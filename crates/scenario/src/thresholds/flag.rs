@@ -37,6 +37,7 @@ pub fn parse_threshold_flags(
                 path: "--threshold".to_owned(),
                 message: format!("invalid --threshold `{}`: {}", text.trim(), e.message),
                 hint: e.hint,
+                file: None,
             }),
         }
     }
