@@ -74,6 +74,33 @@ impl Origin {
     }
 }
 
+/// A URL as sent: a path on the target (`None`), or an absolute `http(s)` URL's scheme,
+/// lower-case unbracketed host and port; with the origin-form URI (`/path?query`).
+pub(crate) type SplitUrl = (Option<(Scheme, String, u16)>, Uri);
+
+/// Splits a path or an absolute URL (what a step's URL may be, written or rendered).
+pub(crate) fn split_url(url: &str) -> Result<SplitUrl, String> {
+    if url.starts_with('/') {
+        let uri: Uri = url.parse().map_err(|e| format!("{e}"))?;
+        return Ok((None, uri));
+    }
+    let absolute: Uri = url.parse().map_err(|e| format!("{e}"))?;
+    let scheme = match absolute.scheme_str() {
+        Some("http") => Scheme::Http,
+        Some("https") => Scheme::Https,
+        _ => return Err("expected an http(s) URL or a path".into()),
+    };
+    let host = absolute.host().ok_or_else(|| "missing host".to_owned())?;
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    let port = absolute.port_u16().unwrap_or(default_port(scheme));
+    let path = absolute.path_and_query().map_or("/", |p| p.as_str());
+    let uri: Uri = path.parse().map_err(|e| format!("{e}"))?;
+    Ok((Some((scheme, host, port)), uri))
+}
+
 pub(crate) fn default_port(scheme: Scheme) -> u16 {
     match scheme {
         Scheme::Http => 80,
@@ -658,21 +685,10 @@ impl Builder<'_> {
 
     /// The origin slot and origin-form URI of a URL: a path on the target, or an absolute URL.
     pub fn url(&mut self, url: &str) -> Result<(usize, Uri), String> {
-        if url.starts_with('/') {
-            let uri: Uri = url.parse().map_err(|e| format!("{e}"))?;
-            return Ok((0, uri));
+        match split_url(url)? {
+            (None, uri) => Ok((0, uri)),
+            (Some((scheme, host, port)), uri) => Ok((self.origin(scheme, &host, port)?, uri)),
         }
-        let absolute: Uri = url.parse().map_err(|e| format!("{e}"))?;
-        let scheme = match absolute.scheme_str() {
-            Some("http") => Scheme::Http,
-            Some("https") => Scheme::Https,
-            _ => return Err("expected an http(s) URL or a path".into()),
-        };
-        let host = absolute.host().ok_or_else(|| "missing host".to_owned())?;
-        let port = absolute.port_u16().unwrap_or(default_port(scheme));
-        let path = absolute.path_and_query().map_or("/", |p| p.as_str());
-        let uri: Uri = path.parse().map_err(|e| format!("{e}"))?;
-        Ok((self.origin(scheme, host, port)?, uri))
     }
 
     fn origin(&mut self, scheme: Scheme, host: &str, port: u16) -> Result<usize, String> {

@@ -34,9 +34,10 @@ impl User<'_> {
             }
             let parsed = Parsed::new(last.status, &last.headers, body);
             // A `<base href>` changes what relative references are relative to.
+            let page = last.url();
             let base = document_base(&parsed)
-                .and_then(|b| resolve_reference(&last.url, &b))
-                .unwrap_or_else(|| last.url.clone());
+                .and_then(|b| resolve_reference(&page, &b))
+                .unwrap_or(page);
             let mut urls: Vec<String> = embedded_resources(&parsed)
                 .iter()
                 .filter_map(|r| resolve_reference(&base, r))

@@ -4,7 +4,7 @@
 use crate::client::LastResponse;
 use crate::record;
 use crate::vars::{Slots, Value, Vars};
-use crate::vu::{User, micros};
+use crate::vu::User;
 use stampede_metrics::{ErrorKind, IntervalRecorder, Outcome};
 use stampede_script::{Host, OwnedValue, Response, ScriptId, Vm};
 use std::sync::Mutex;
@@ -78,7 +78,7 @@ impl User<'_> {
             match Vm::new(prepared.scripts.clone(), self.ctx.seed ^ self.number) {
                 Ok(vm) => self.vm = Some(vm),
                 Err(e) => {
-                    self.record_script_error(row, &e.to_string(), 0);
+                    self.record_script_error(row, &e.to_string());
                     return;
                 }
             }
@@ -92,23 +92,21 @@ impl User<'_> {
             shard: self.shard,
             failures: Vec::new(),
         };
-        let started = std::time::Instant::now();
         let result = vm.run(id, &mut host);
         let failures = std::mem::take(&mut host.failures);
-        let took = micros(started.elapsed());
         match result {
             Ok(()) if failures.is_empty() => self.last_passed = true,
             Ok(()) => {
                 let origin = prepared.scripts.origin(id).to_owned();
                 for message in failures {
-                    self.record_script_error(row, &format!("{origin}: failed: {message}"), took);
+                    self.record_script_error(row, &format!("{origin}: failed: {message}"));
                 }
             }
-            Err(e) => self.record_script_error(row, &e.to_string(), took),
+            Err(e) => self.record_script_error(row, &e.to_string()),
         }
     }
 
-    fn record_script_error(&mut self, row: u32, message: &str, _took_us: u64) {
+    fn record_script_error(&mut self, row: u32, message: &str) {
         self.last_passed = false;
         let outcome = Outcome::Error {
             kind: ErrorKind::Script,

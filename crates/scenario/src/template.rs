@@ -238,14 +238,7 @@ fn is_var_path(text: &str) -> bool {
     }
 }
 
-/// `[A-Za-z_][A-Za-z0-9_]*`.
-pub(crate) fn is_identifier(text: &str) -> bool {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
+pub(crate) use crate::plan::is_identifier;
 
 fn clip(text: &str) -> String {
     const MAX: usize = 60;

@@ -121,12 +121,27 @@ pub(crate) struct Rendered {
 /// step reads it).
 #[derive(Debug, Default)]
 pub(crate) struct LastResponse {
-    /// The URL it came from (after redirects), as `scheme://host[:port]/path?query`.
-    pub url: String,
+    /// Where it came from (after redirects): the origin and the origin-form URI.
+    pub origin: Option<Arc<Origin>>,
+    pub uri: http::Uri,
     pub status: u16,
     pub headers: HeaderMap,
     /// Whether the body was longer than what was kept (`max_body`).
     pub truncated: bool,
+}
+
+impl LastResponse {
+    /// The URL it came from, as `scheme://host[:port]/path?query` (built on demand: only
+    /// resource fetching needs it).
+    pub fn url(&self) -> String {
+        match &self.origin {
+            Some(origin) => {
+                let scheme = if origin.is_https() { "https" } else { "http" };
+                format!("{scheme}://{}{}", origin.authority, self.uri)
+            }
+            None => self.uri.to_string(),
+        }
+    }
 }
 
 /// A virtual user's client.
@@ -209,31 +224,14 @@ impl Client {
 
     /// The slot and origin-form URI of a rendered URL.
     fn resolve(&mut self, url: &str) -> Result<(usize, http::Uri), String> {
-        let bad = |e: &dyn std::fmt::Display| format!("invalid URL {url:?}: {e}");
-        if url.starts_with('/') {
-            let uri: http::Uri = url.parse().map_err(|e| bad(&e))?;
-            return Ok((0, uri));
+        let bad = |e: &str| format!("invalid URL {url:?}: {e}");
+        match crate::prepare::split_url(url).map_err(|e| bad(&e))? {
+            (None, uri) => Ok((0, uri)),
+            (Some((scheme, host, port)), uri) => {
+                let slot = self.slot_for(scheme, &host, port);
+                Ok((slot.ok_or_else(|| bad("invalid host"))?, uri))
+            }
         }
-        let absolute: http::Uri = url.parse().map_err(|e| bad(&e))?;
-        let scheme = match absolute.scheme_str() {
-            Some("http") => Scheme::Http,
-            Some("https") => Scheme::Https,
-            _ => return Err(bad(&"expected a path or an http(s) URL")),
-        };
-        let host = absolute.host().ok_or_else(|| bad(&"no host"))?;
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase();
-        let port = absolute
-            .port_u16()
-            .unwrap_or(crate::prepare::default_port(scheme));
-        let path = absolute.path_and_query().map_or("/", |p| p.as_str());
-        let uri: http::Uri = path.parse().map_err(|e| bad(&e))?;
-        let slot = self
-            .slot_for(scheme, &host, port)
-            .ok_or_else(|| bad(&"invalid host"))?;
-        Ok((slot, uri))
     }
 
     /// Runs one step (following redirects) within its timeout. Never fails: failures are data.
@@ -316,7 +314,7 @@ impl Client {
             let response = self.round_trip(step, &hop, &mut started, bytes_out).await?;
             let first_byte = started.map_or(Duration::ZERO, |s: Instant| s.elapsed());
             self.timings.first_byte(micros(first_byte));
-            let (head, mut body) = response.into_parts();
+            let (mut head, mut body) = response.into_parts();
             bytes_in += response_head_len(&head);
             self.store_cookies(&head.headers, hop.slot, hop.uri.path());
             let mut sink = if step.reads_body {
@@ -344,10 +342,10 @@ impl Client {
             if !redirect_to && (step.reads_headers || step.reads_body) {
                 self.last.status = status;
                 self.last.truncated = sink_truncated;
-                self.last.headers = head.headers.clone();
-                let origin = &self.slots[hop.slot].origin;
-                let scheme = if origin.is_https() { "https" } else { "http" };
-                self.last.url = format!("{scheme}://{}{}", origin.authority, hop.uri);
+                // The final response: its headers are not needed here any more.
+                self.last.headers = std::mem::take(&mut head.headers);
+                self.last.origin = Some(self.slots[hop.slot].origin.clone());
+                self.last.uri = hop.uri.clone();
             }
             if self.shared.follow_redirects
                 && redirects < self.shared.max_redirects
