@@ -147,7 +147,8 @@ impl Agent {
                 let url = &self.config.controller;
                 lost(false, format!("cannot connect to {url}: {e}"))
             })?;
-            let mut client = AgentServiceClient::new(channel);
+            let mut client = AgentServiceClient::new(channel)
+                .max_decoding_message_size(stampede_proto::MAX_MESSAGE_BYTES);
             let (out, out_rx) = mpsc::channel(64);
             let _ = out.try_send(self.register_message());
             let mut request = Request::new(ReceiverStream::new(out_rx));

@@ -47,6 +47,7 @@ pub async fn run_local(setup: RunSetup) -> anyhow::Result<RunResult> {
         plan: plan.clone(),
         seed: setup.seed,
         arrival_phase: 0.0,
+        once: stampede_engine::Once::Here,
     };
     let engine = tokio::spawn(stampede_engine::run(assignment, tx, cancel.clone()));
 

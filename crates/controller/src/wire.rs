@@ -18,6 +18,7 @@ pub fn share_to_wire(share: &AgentShare) -> pb::Share {
                 end: r.end,
             })
             .collect(),
+        data_rows: Vec::new(),
     }
 }
 

@@ -48,6 +48,7 @@ mod feed;
 mod flow;
 mod groups;
 mod limits;
+mod once;
 mod pace;
 mod prepare;
 mod record;
@@ -58,6 +59,7 @@ mod script_host;
 mod vars;
 mod vu;
 
+pub use once::{Once, SetupVariable, run_setup, run_teardown};
 use stampede_metrics::Snapshot;
 use stampede_scenario::Plan;
 use std::sync::Arc;
@@ -76,6 +78,9 @@ pub struct Assignment {
     /// `n + arrival_phase` (in `[0, 1)`). 0 for a local run; in a distributed run each agent gets
     /// its own, so the cluster's arrivals are evenly spaced.
     pub arrival_phase: f64,
+    /// Whether this run runs the plan's `setup` and `teardown` ([`Once::Here`], a local run) or
+    /// they ran elsewhere ([`Once::Done`], an agent of a distributed run).
+    pub once: Once,
 }
 
 /// How a run ended.
@@ -151,22 +156,14 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> Result<EndReason, EngineError> {
     let plan = assignment.plan;
-    let prepared = prepare::PreparedPlan::new(&plan)?;
-    let tls = client::tls_connector(&plan.http)?;
-    let client = client::Shared::new(&plan.http, &prepared.origins, tls);
-    let shards = Arc::new(record::Shards::new(record::default_shard_count()));
-    let ctx = Arc::new(vu::VuContext {
-        prepared,
-        client: Arc::new(client),
-        shards: shards.clone(),
-        seed: assignment.seed,
-        limits: Arc::new(limits::RunLimits::new(&plan.load.limits)),
-        arrival_phase: assignment.arrival_phase,
-        globals: std::sync::OnceLock::new(),
-    });
+    let (ctx, shards) = context(&plan, assignment.seed, assignment.arrival_phase)?;
+    let here = assignment.once == Once::Here;
+    if let Once::Done(vars) = &assignment.once {
+        let _ = ctx.globals.set(once::from_variables(&ctx, vars));
+    }
     // `setup` runs once before the load starts (its requests are recorded in the first
     // snapshot); what it extracts is given to every user.
-    if !ctx.prepared.setup.is_empty() {
+    if here && !ctx.prepared.setup.is_empty() {
         let setup = vu::run_once(&ctx, &ctx.prepared.setup);
         let globals = tokio::select! {
             globals = setup => globals,
@@ -190,7 +187,7 @@ pub async fn run(
     );
     let reason = groups::run_all(ctx.clone(), &plan, start, users.clone(), &cancel).await;
     // `teardown` runs once after the last user stopped, unless the run was cancelled.
-    if !ctx.prepared.teardown.is_empty() && !cancel.is_cancelled() {
+    if here && !ctx.prepared.teardown.is_empty() && !cancel.is_cancelled() {
         let teardown = vu::run_once(&ctx, &ctx.prepared.teardown);
         tokio::select! {
             _ = teardown => {}
@@ -207,4 +204,26 @@ pub async fn run(
     let _ = events.send(EngineEvent::Snapshot(last)).await;
     let _ = events.send(EngineEvent::Finished { reason }).await;
     Ok(reason)
+}
+
+/// What every virtual user of a run shares, and the recorders they write to.
+fn context(
+    plan: &Plan,
+    seed: u64,
+    arrival_phase: f64,
+) -> Result<(Arc<vu::VuContext>, Arc<record::Shards>), EngineError> {
+    let prepared = prepare::PreparedPlan::new(plan)?;
+    let tls = client::tls_connector(&plan.http)?;
+    let client = client::Shared::new(&plan.http, &prepared.origins, tls);
+    let shards = Arc::new(record::Shards::new(record::default_shard_count()));
+    let ctx = Arc::new(vu::VuContext {
+        prepared,
+        client: Arc::new(client),
+        shards: shards.clone(),
+        seed,
+        limits: Arc::new(limits::RunLimits::new(&plan.load.limits)),
+        arrival_phase,
+        globals: std::sync::OnceLock::new(),
+    });
+    Ok((ctx, shards))
 }

@@ -23,7 +23,12 @@ pub use snapshot::{SnapshotError, snapshot_from_wire, snapshot_to_wire};
 
 /// Version of the wire protocol described by `agent.proto`. Bumped for any change an older peer
 /// would misread; the controller refuses agents that speak another one.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
+/// The largest gRPC message a Stampede port or agent accepts: a run's scenario with the files it
+/// uses (feeders can be large). Anything bigger is refused by tonic before it is decoded.
+pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+/// The most file content a run may ship to its agents (leaves room for the rest of the message).
+pub const MAX_SHIPPED_BYTES: usize = 48 << 20;
 /// Metadata key of the bearer token on the `Session` call (`authorization: Bearer <token>`).
 pub const AUTHORIZATION: &str = "authorization";

@@ -22,6 +22,8 @@ pub(crate) struct Ctx {
     pub file: Option<String>,
     /// Included files and their text (to show problems in them).
     pub included: Vec<(String, String)>,
+    /// Every file read while loading (included files, scripts, feeders), as opened.
+    pub files: Vec<std::path::PathBuf>,
 }
 
 impl Ctx {
@@ -55,6 +57,13 @@ impl Ctx {
     /// Records a script's code (it may read any variable).
     pub fn script_code(&mut self, code: &str) {
         self.vars.scripts.push(code.to_owned());
+    }
+
+    /// Notes a file read while loading (see [`crate::Loaded::files`]).
+    pub fn read_file(&mut self, path: &std::path::Path) {
+        if !self.files.iter().any(|f| f == path) {
+            self.files.push(path.to_path_buf());
+        }
     }
 
     pub fn take_included(&mut self) -> Vec<(String, String)> {

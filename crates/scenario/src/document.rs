@@ -188,6 +188,7 @@ fn feeders(ctx: &mut Ctx, node: &Node, dir: &std::path::Path) -> Option<Vec<Data
         feeder.resolve_paths(dir);
         match load_table(&feeder) {
             Ok(table) => {
+                ctx.read_file(&feeder.file);
                 if let Some(at) = at {
                     for column in &table.columns {
                         let name = format!("{}.{column}", feeder.name);

@@ -394,7 +394,10 @@ fn script(
             let file = decoder::string(ctx, file_node, &sf.path("file"))?;
             let full = env.dir.join(&file);
             match std::fs::read_to_string(&full) {
-                Ok(code) => (file, 1, code),
+                Ok(code) => {
+                    ctx.read_file(&full);
+                    (file, 1, code)
+                }
                 Err(e) => {
                     let message = format!("cannot read script `{}`: {e}", full.display());
                     let hint = "paths are relative to the scenario file's directory".to_owned();

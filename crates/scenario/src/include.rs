@@ -43,7 +43,10 @@ pub(crate) fn read(ctx: &mut Ctx, node: &Node, dir: &Path) -> Vec<Included> {
         };
         let full = dir.join(&file);
         let source = match std::fs::read_to_string(&full) {
-            Ok(s) => s,
+            Ok(s) => {
+                ctx.read_file(&full);
+                s
+            }
             Err(e) => {
                 let message = format!("cannot read `{}`: {e}", full.display());
                 let hint = "paths are relative to the scenario file's directory".to_owned();

@@ -71,24 +71,23 @@ pub struct Overrides {
 pub struct Loaded {
     pub plan: Plan,
     pub warnings: Vec<Diagnostic>,
+    /// Every other file the scenario uses (included files, scripts, feeders, `http.ca_file`),
+    /// as the scenario's directory joined with the path written in the file: what a
+    /// distributed run ships to its agents.
+    pub files: Vec<std::path::PathBuf>,
 }
 
 /// Reads and loads a scenario file. An unreadable file gives one error without a line.
 pub fn load_file(path: &Path, overrides: &Overrides) -> Result<Loaded, Diagnostics> {
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {
-        Ok(source) => load_in(
+        // Files the scenario names are found next to it, wherever it is run from.
+        Ok(source) => load_str_in(
             &source,
             &file,
             path.parent().unwrap_or(Path::new("")),
             overrides,
-        )
-        .map(|mut loaded| {
-            // Files the scenario names are found next to it, wherever it is run from.
-            let dir = path.parent().unwrap_or(Path::new(""));
-            loaded.plan.http.resolve_paths(dir);
-            loaded
-        }),
+        ),
         Err(e) => Err(Diagnostics {
             file,
             source: String::new(),
@@ -115,6 +114,21 @@ pub fn load_str(
     overrides: &Overrides,
 ) -> Result<Loaded, Diagnostics> {
     load_in(source, file_name, Path::new(""), overrides)
+}
+
+/// Loads a scenario from text as if it were a file in `dir`: the files it names (included
+/// files, scripts, feeders, a CA certificate) are found relative to `dir`. `file_name` is only
+/// used in diagnostics.
+pub fn load_str_in(
+    source: &str,
+    file_name: &str,
+    dir: &Path,
+    overrides: &Overrides,
+) -> Result<Loaded, Diagnostics> {
+    load_in(source, file_name, dir, overrides).map(|mut loaded| {
+        loaded.plan.http.resolve_paths(dir);
+        loaded
+    })
 }
 
 /// Loads a scenario from text; files it names (scripts, data) are found relative to `dir`.
@@ -151,16 +165,23 @@ fn load_in(
         }
     };
     let included = ctx.take_included();
+    let mut files = std::mem::take(&mut ctx.files);
     let mut items = ctx.into_items();
     // By position; problems without one (command-line overrides) last.
     items.sort_by_key(|d| (d.line.is_none(), d.line, d.column));
     // A named flow used by several scenarios is decoded once per use: report its problems once.
     items.dedup_by(|a, b| a.line == b.line && a.column == b.column && a.message == b.message);
     match plan {
-        Some(plan) if !items.iter().any(|d| d.severity == Severity::Error) => Ok(Loaded {
-            plan,
-            warnings: items,
-        }),
+        Some(plan) if !items.iter().any(|d| d.severity == Severity::Error) => {
+            if let Some(ca) = &plan.http.ca_file {
+                files.push(dir.join(ca));
+            }
+            Ok(Loaded {
+                plan,
+                warnings: items,
+                files,
+            })
+        }
         _ => {
             let mut d = diagnostics(file_name, source, items);
             d.included = included;

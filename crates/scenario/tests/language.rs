@@ -349,3 +349,42 @@ fn included_flows_are_used_and_their_problems_located_in_their_file() {
         "{messages:?}"
     );
 }
+
+#[test]
+fn loaded_lists_every_file_the_scenario_uses() {
+    let root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("files-used");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("tests/scripts")).unwrap();
+    std::fs::create_dir_all(root.join("shared")).unwrap();
+    std::fs::write(
+        root.join("shared/flows.yaml"),
+        "flows:\n  hello:\n    - get: /hello\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("tests/scripts/x.lua"), "vars.n = 1\n").unwrap();
+    std::fs::write(root.join("tests/users.csv"), "name\nann\n").unwrap();
+    let source = "target: http://127.0.0.1:1\nhttp: { ca_file: ca.pem }\n\
+                  include: [../shared/flows.yaml]\n\
+                  data: { users: { file: users.csv } }\n\
+                  load: { users: 1, duration: 1s }\n\
+                  scenarios:\n  - name: a\n    steps:\n      - flow: hello\n\
+                  \x20     - script: { file: scripts/x.lua }\n        sets: [n]\n\
+                  \x20     - get: /u/{{ users.name }}/{{ n }}\n";
+    let path = root.join("tests/s.yaml");
+    std::fs::write(&path, source).unwrap();
+    let loaded = match load_file(&path, &Overrides::default()) {
+        Ok(l) => l,
+        Err(d) => panic!("{}", d.render(false)),
+    };
+    let dir = root.join("tests");
+    let mut files = loaded.files.clone();
+    files.sort();
+    let mut expected = vec![
+        dir.join("../shared/flows.yaml"),
+        dir.join("scripts/x.lua"),
+        dir.join("users.csv"),
+        dir.join("ca.pem"),
+    ];
+    expected.sort();
+    assert_eq!(files, expected);
+}

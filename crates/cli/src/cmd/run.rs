@@ -29,6 +29,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     }
     let source = std::fs::read_to_string(&args.file)
         .with_context(|| format!("reading {}", args.file.display()))?;
+    let bundle = match crate::dist::bundle::pack(&args.file, &loaded.files) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::INVALID);
+        }
+    };
     let mut remote = Remote {
         controller: String::new(),
         token: String::new(),
@@ -37,6 +44,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         thresholds: args.output.thresholds.clone(),
         min_agents: d.min_agents,
         wait_agents: d.wait_agents,
+        bundle,
     };
     // Kept alive (its agent processes running) until the run is over.
     let _cluster = match d {

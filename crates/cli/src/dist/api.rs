@@ -46,7 +46,8 @@ pub async fn serve(
     let config = ServiceConfig::new(tokens.clone(), env!("CARGO_PKG_VERSION"));
     let (controller, events) = Controller::start(config);
     let manager = Manager::start(controller.clone(), events, data_dir);
-    let api_service = RunServiceServer::new(Api { manager, tokens });
+    let api_service = RunServiceServer::new(Api { manager, tokens })
+        .max_decoding_message_size(stampede_proto::MAX_MESSAGE_BYTES);
     let agent_server = tonic::transport::Server::builder()
         .add_service(controller.service())
         .serve_with_incoming_shutdown(
@@ -107,6 +108,8 @@ impl RunService for Api {
             seed: r.seed,
             min_agents: r.min_agents,
             wait_agents: Duration::from_millis(r.wait_agents_ms.min(600_000)),
+            files: r.files,
+            scenario_path: r.scenario_path,
         };
         let (tx, rx) = mpsc::channel(256);
         self.manager.submit(spec, tx).await?;

@@ -24,6 +24,8 @@ pub struct Remote {
     pub thresholds: Vec<String>,
     pub min_agents: u32,
     pub wait_agents: Duration,
+    /// The files the scenario uses, shipped to the agents.
+    pub bundle: super::bundle::Bundle,
 }
 
 fn authorized<T>(message: T, token: &str) -> anyhow::Result<Request<T>> {
@@ -57,6 +59,8 @@ pub async fn run_remote(
         seed,
         min_agents: remote.min_agents,
         wait_agents_ms: u64::try_from(remote.wait_agents.as_millis()).unwrap_or(u64::MAX),
+        files: remote.bundle.files.clone(),
+        scenario_path: remote.bundle.scenario_path.clone(),
     };
     let mut stream = match client.submit(authorized(request, &remote.token)?).await {
         Ok(r) => r.into_inner(),

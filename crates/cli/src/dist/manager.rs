@@ -13,18 +13,20 @@
 //! share, and the loss is recorded in the result's `events` (kind `agent_lost`) with when and how
 //! many users it carried. Re-assigning the share to survivors (`rebalance`) is not done yet.
 
-use super::share::demand;
+use super::bundle;
+use super::share::{data_rows, demand};
 use crate::thresholds;
 use stampede_controller::grpc::{Controller, ControllerEvent};
 use stampede_controller::liveness::{AgentState, LivenessEvent};
 use stampede_controller::split::{AgentCapacity, AgentShare, split};
 use stampede_controller::wire::{agent_seed, share_to_wire};
+use stampede_engine::{SetupVariable, run_setup, run_teardown};
 use stampede_metrics::result::{RunEvent, RunMeta, RunStatus};
 use stampede_metrics::{Aggregator, RequestKey, Snapshot};
 use stampede_proto::pb::controller_message::Kind as ToAgent;
 use stampede_proto::pb::{self, run_update::Kind as Update};
 use stampede_proto::{overrides_to_wire, snapshot_to_wire};
-use stampede_scenario::{Overrides, Plan, load_str};
+use stampede_scenario::{Overrides, Plan};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,6 +50,9 @@ pub struct RunSpec {
     pub seed: u64,
     pub min_agents: u32,
     pub wait_agents: Duration,
+    /// The files the scenario uses, and where the scenario sits among them.
+    pub files: Vec<pb::IncludedFile>,
+    pub scenario_path: String,
 }
 
 pub type UpdateTx = mpsc::Sender<Result<pb::RunUpdate, Status>>;
@@ -89,9 +94,15 @@ impl Manager {
     /// Validates and places a run, sends the assignments and spawns the task that follows it.
     /// Errors are for the submitter (invalid scenario, not enough agents).
     pub async fn submit(self: &Arc<Self>, spec: RunSpec, updates: UpdateTx) -> Result<(), Status> {
-        let mut plan = load_str(&spec.source, &spec.file_name, &spec.overrides)
-            .map_err(|d| Status::invalid_argument(d.render(false)))?
-            .plan;
+        let (loaded, unpacked) = bundle::load(
+            &spec.source,
+            &spec.file_name,
+            &spec.scenario_path,
+            &spec.files,
+            &spec.overrides,
+        )
+        .map_err(Status::invalid_argument)?;
+        let mut plan = loaded.plan;
         thresholds::add_flags(&mut plan, &spec.thresholds, &spec.file_name)
             .map_err(|d| Status::invalid_argument(d.render(false)))?;
         let demand = demand(&plan).map_err(Status::failed_precondition)?;
@@ -106,6 +117,14 @@ impl Manager {
             .collect();
         let shares =
             split(&demand, &capacities).map_err(|e| Status::failed_precondition(e.to_string()))?;
+        let data_rows = data_rows(&plan, &shares);
+        let plan = Arc::new(plan);
+        // `setup` runs here, once for the whole cluster, before any agent starts.
+        let (setup_vars, setup_snapshot) =
+            run_setup(plan.clone(), spec.seed, &CancellationToken::new())
+                .await
+                .map_err(|e| Status::failed_precondition(format!("setup could not run: {e}")))?;
+        let setup_variables = setup_vars_to_wire(&setup_vars);
         let unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
@@ -119,20 +138,27 @@ impl Manager {
         let start = Instant::now() + START_DELAY;
         let start_at_unix_ns = i64::try_from((unix + START_DELAY).as_nanos()).unwrap_or(i64::MAX);
         let mut running = BTreeMap::new();
-        for (index, (share, (_, _, offset))) in shares.iter().zip(&agents).enumerate() {
+        for (index, ((share, (_, _, offset)), rows)) in
+            shares.iter().zip(&agents).zip(data_rows).enumerate()
+        {
             if share.is_idle() {
                 continue;
             }
+            let mut wire_share = share_to_wire(share);
+            wire_share.data_rows = rows;
             let assign = pb::Assign {
                 run_id: run_id.clone(),
                 scenario_source: spec.source.clone(),
                 file_name: spec.file_name.clone(),
-                files: Vec::new(),
+                files: spec.files.clone(),
                 overrides: Some(overrides_to_wire(&spec.overrides)),
-                share: Some(share_to_wire(share)),
+                share: Some(wire_share),
                 start_at_unix_ns,
                 clock_offset_ns: *offset,
                 seed: agent_seed(spec.seed, u32::try_from(index).unwrap_or(u32::MAX)),
+                setup_done: true,
+                setup_variables: setup_variables.clone(),
+                scenario_path: spec.scenario_path.clone(),
             };
             let sent = self
                 .controller
@@ -161,14 +187,15 @@ impl Manager {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(run_id.clone(), stop.clone());
-        let run = RunTask::new(
-            run_id,
-            Arc::new(plan),
-            spec.file_name,
-            start,
-            running,
-            updates,
-        );
+        let mut run = RunTask::new(run_id, plan, spec.file_name, start, running, updates);
+        run.once = Some(Once {
+            vars: setup_vars,
+            seed: spec.seed,
+            _files: unpacked,
+        });
+        if !run.plan.setup.is_empty() {
+            run.add_to_second(0, &setup_snapshot);
+        }
         let manager = self.clone();
         tokio::spawn(async move {
             let id = run.id.clone();
@@ -305,6 +332,15 @@ struct RunTask {
     updates: UpdateTx,
     stopping: bool,
     interrupted: bool,
+    /// What `setup` extracted (for `teardown`), and the run's shipped files.
+    once: Option<Once>,
+}
+
+/// What `teardown` needs at the end of a run.
+struct Once {
+    vars: Vec<SetupVariable>,
+    seed: u64,
+    _files: Option<bundle::Unpacked>,
 }
 
 impl RunTask {
@@ -341,6 +377,7 @@ impl RunTask {
             updates,
             stopping: false,
             interrupted: false,
+            once: None,
         }
     }
 
@@ -372,6 +409,7 @@ impl RunTask {
             }
         }
         self.close_ready(true).await;
+        self.teardown().await;
         let (id, updates) = (self.id.clone(), self.updates.clone());
         let result = self.finish();
         let json = serde_json::to_string_pretty(&result).unwrap_or_default();
@@ -379,6 +417,36 @@ impl RunTask {
             tracing::warn!(error = %e, "cannot write the run's result to the data directory");
         }
         let _ = updates.send(Ok(update(Update::ResultJson(json)))).await;
+    }
+
+    /// `teardown`, once for the whole cluster after every agent finished (not after a stop).
+    async fn teardown(&mut self) {
+        let Some(once) = &self.once else { return };
+        if self.plan.teardown.is_empty() || self.interrupted {
+            return;
+        }
+        let second = self.closed_through.map_or(0, |c| c + 1);
+        let cancel = CancellationToken::new();
+        match run_teardown(self.plan.clone(), once.seed, &once.vars, second, &cancel).await {
+            Ok(snapshot) => {
+                self.closed_through = Some(second);
+                self.ingest(&snapshot).await;
+            }
+            Err(e) => {
+                self.event("teardown_failed", format!("teardown could not run: {e}"))
+                    .await
+            }
+        }
+    }
+
+    /// Adds `snapshot` to second `second` before the agents report it (setup's requests).
+    fn add_to_second(&mut self, second: u32, snapshot: &Snapshot) {
+        let p = self.pending.entry(second).or_insert_with(|| Pending {
+            snapshot: Snapshot::new(second),
+            from: BTreeSet::new(),
+            since: Instant::now(),
+        });
+        p.snapshot.merge(snapshot);
     }
 
     fn elapsed_s(&self) -> f64 {
@@ -543,4 +611,14 @@ pub fn write_atomic(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     let tmp = path.with_extension("json.partial");
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, path)
+}
+
+fn setup_vars_to_wire(vars: &[SetupVariable]) -> Vec<pb::SetupVariable> {
+    (vars.iter())
+        .map(|v| pb::SetupVariable {
+            name: v.name.clone(),
+            values: v.values.clone(),
+            list: v.list,
+        })
+        .collect()
 }

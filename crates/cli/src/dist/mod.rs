@@ -1,8 +1,10 @@
 //! Distributed runs, wired into the binary: the engine-backed agent runner ([`runner`]), the
 //! controller's run manager and ports ([`manager`], [`api`]), the submitting side ([`client`]),
-//! and the split of a plan into agent shares ([`share`]).
+//! the split of a plan into agent shares ([`share`]), and the files shipped with a run
+//! ([`bundle`]).
 
 pub mod api;
+pub mod bundle;
 pub mod client;
 pub mod cluster;
 pub mod manager;

@@ -6,11 +6,11 @@
 //! cancel, and it is handed to the engine as is: when the controller goes silent the engine
 //! stops within milliseconds.
 
+use super::bundle;
 use super::share::apply_share;
 use stampede_agent::{Reports, Runner};
-use stampede_engine::{Assignment, EndReason, EngineEvent};
+use stampede_engine::{Assignment, EndReason, EngineEvent, Once, SetupVariable};
 use stampede_proto::{overrides_from_wire, pb};
-use stampede_scenario::load_str;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
@@ -37,19 +37,43 @@ impl Runner for EngineRunner {
     }
 }
 
-/// The plan this agent runs for `assign`.
-fn plan_for(assign: &pb::Assign) -> Result<stampede_scenario::Plan, String> {
+/// The plan this agent runs for `assign`, and the directory of its shipped files (kept until
+/// the run ends).
+fn plan_for(
+    assign: &pb::Assign,
+) -> Result<(stampede_scenario::Plan, Option<bundle::Unpacked>), String> {
     let overrides = assign
         .overrides
         .as_ref()
         .map(overrides_from_wire)
         .unwrap_or_default();
-    let mut plan = load_str(&assign.scenario_source, &assign.file_name, &overrides)
-        .map_err(|d| d.render(false))?
-        .plan;
+    let (loaded, unpacked) = bundle::load(
+        &assign.scenario_source,
+        &assign.file_name,
+        &assign.scenario_path,
+        &assign.files,
+        &overrides,
+    )?;
+    let mut plan = loaded.plan;
     let share = assign.share.as_ref().ok_or("the assignment has no share")?;
     apply_share(&mut plan, share)?;
-    Ok(plan)
+    Ok((plan, unpacked))
+}
+
+/// Whether this agent runs `setup`/`teardown` itself (never, when the controller ran them).
+fn once_for(assign: &pb::Assign) -> Once {
+    if !assign.setup_done {
+        return Once::Here;
+    }
+    Once::Done(
+        (assign.setup_variables.iter())
+            .map(|v| SetupVariable {
+                name: v.name.clone(),
+                values: v.values.clone(),
+                list: v.list,
+            })
+            .collect(),
+    )
 }
 
 async fn run_share(
@@ -57,7 +81,7 @@ async fn run_share(
     cancel: &CancellationToken,
     reports: &Reports,
 ) -> Result<EndReason, String> {
-    let plan = plan_for(&assign)?;
+    let (plan, _files) = plan_for(&assign)?;
     // The controller's start instant, on this agent's clock.
     let start_ns = assign
         .start_at_unix_ns
@@ -75,6 +99,7 @@ async fn run_share(
         plan: Arc::new(plan),
         seed: assign.seed,
         arrival_phase: assign.share.as_ref().map_or(0.0, |s| s.phase),
+        once: once_for(&assign),
     };
     let engine = tokio::spawn(stampede_engine::run(assignment, tx, cancel.clone()));
     while let Some(event) = rx.recv().await {

@@ -10,10 +10,17 @@
 //! **Open model.** Rates are multiplied by the agent's `rate_share`, its pool is its share of
 //! `max_users` and `pre_allocated_users`; the runner passes the share's phase to the engine
 //! (`Assignment::arrival_phase`), so the agents' arrivals interleave evenly.
+//!
+//! **Feeders.** Each agent draws from its own block of every sequential and unique feeder's rows
+//! ([`data_rows`]), blocks in proportion to its users that together cover the file: `unique`
+//! rows stay unique cluster-wide, and `sequential` rows are walked once across the cluster
+//! before any repeats. Random feeders draw from the whole file everywhere.
 
-use stampede_controller::split::Demand;
+use stampede_controller::split::{AgentShare, Demand, largest_remainder};
 use stampede_proto::pb;
+use stampede_scenario::plan::{Strategy, Table};
 use stampede_scenario::{Plan, split_by_weight};
+use std::sync::Arc;
 
 /// The cluster-wide demand of a plan, or why it cannot be distributed yet.
 pub fn demand(plan: &Plan) -> Result<Demand, String> {
@@ -28,20 +35,6 @@ pub fn demand(plan: &Plan) -> Result<Demand, String> {
         return Err(
             "`max_requests` (--max-requests) cannot be split across agents yet: run it \
                     locally, or limit the run with `iterations` or a duration"
-                .into(),
-        );
-    }
-    if !plan.data.is_empty() {
-        return Err(
-            "`data` feeders are not shipped to agents yet (each agent would need the files, and \
-             `unique` rows a partition of its own): run it locally for now"
-                .into(),
-        );
-    }
-    if !plan.setup.is_empty() || !plan.teardown.is_empty() {
-        return Err(
-            "`setup` and `teardown` run once per test; distributed runs do not coordinate them \
-             across agents yet: run it locally for now"
                 .into(),
         );
     }
@@ -65,6 +58,47 @@ pub fn demand(plan: &Plan) -> Result<Demand, String> {
     Ok(d)
 }
 
+/// The rows of each data set of `plan` that each share draws from (see the module notes), in
+/// the order of `shares`. A sequential feeder with fewer rows than agents is not divided (each
+/// agent walks it all); a unique one always is, so some agents may get no row.
+pub fn data_rows(plan: &Plan, shares: &[AgentShare]) -> Vec<Vec<pb::RowRange>> {
+    let weights: Vec<u64> = shares.iter().map(|s| u64::from(s.users())).collect();
+    let active = weights.iter().filter(|&&w| w > 0).count() as u64;
+    let mut out = vec![Vec::with_capacity(plan.data.len()); shares.len()];
+    for set in &plan.data {
+        let rows = set.table.rows.len() as u64;
+        let divide = match set.feeder.strategy {
+            Strategy::Random => false,
+            Strategy::Sequential => rows >= active,
+            Strategy::Unique => true,
+        };
+        let blocks = if divide && active > 0 {
+            largest_remainder(rows, &weights)
+        } else {
+            vec![rows; shares.len()]
+        };
+        let mut start = 0;
+        for (k, len) in blocks.into_iter().enumerate() {
+            let range = if divide {
+                pb::RowRange {
+                    start,
+                    end: start + len,
+                }
+            } else {
+                pb::RowRange {
+                    start: 0,
+                    end: rows,
+                }
+            };
+            if divide {
+                start += len;
+            }
+            out[k].push(range);
+        }
+    }
+    out
+}
+
 /// Rewrites `plan` so that it runs exactly `share` of the cluster's load.
 pub fn apply_share(plan: &mut Plan, share: &pb::Share) -> Result<(), String> {
     if share.scenario_users.len() != plan.scenarios.len() {
@@ -79,6 +113,33 @@ pub fn apply_share(plan: &mut Plan, share: &pb::Share) -> Result<(), String> {
         scenario.weight = users;
     }
     plan.load.limits.iterations = share.iterations;
+    if !share.data_rows.is_empty() {
+        if share.data_rows.len() != plan.data.len() {
+            return Err(format!(
+                "the share has rows for {} data sets but the plan has {}",
+                share.data_rows.len(),
+                plan.data.len()
+            ));
+        }
+        for (set, range) in plan.data.iter_mut().zip(&share.data_rows) {
+            let rows = &set.table.rows;
+            let (start, end) = (range.start as usize, range.end as usize);
+            if start > end || end > rows.len() {
+                return Err(format!(
+                    "the share's rows {start}..{end} of data set {:?} are outside its {} rows: the \
+                     controller and this agent disagree about the file",
+                    set.feeder.name,
+                    rows.len()
+                ));
+            }
+            if end - start != rows.len() {
+                set.table = Arc::new(Table {
+                    columns: set.table.columns.clone(),
+                    rows: rows[start..end].to_vec(),
+                });
+            }
+        }
+    }
     match &mut plan.load.arrival {
         None => {
             if share.stage_users.len() != plan.load.stages.len() {
@@ -149,5 +210,64 @@ mod tests {
         };
         let plan = load_str(CLOSED, "t.yaml", &o).unwrap().plan;
         assert!(demand(&plan).unwrap_err().contains("max_requests"));
+    }
+
+    #[test]
+    fn feeder_rows_are_divided_disjoint_and_covering_in_proportion_to_users() {
+        let dir = std::env::temp_dir().join(format!("stampede-share-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ids: String = (0..10).map(|i| format!("{i}\n")).collect();
+        std::fs::write(dir.join("u.csv"), format!("id\n{ids}")).unwrap();
+        std::fs::write(dir.join("two.csv"), "id\na\nb\n").unwrap();
+        let source = "target: http://127.0.0.1:1\nload: { users: 100, duration: 1s }\n\
+            data:\n  u: { file: u.csv, strategy: unique }\n  r: { file: u.csv, strategy: random }\n\
+            \x20 s: { file: two.csv }\n\
+            scenarios:\n  - name: a\n    steps:\n      - get: /{{ u.id }}/{{ r.id }}/{{ s.id }}\n";
+        let path = dir.join("s.yaml");
+        std::fs::write(&path, source).unwrap();
+        let plan = stampede_scenario::load_file(&path, &Overrides::default())
+            .unwrap()
+            .plan;
+        let agents: Vec<AgentCapacity> = [20, 50, 30]
+            .iter()
+            .enumerate()
+            .map(|(i, &users)| AgentCapacity {
+                agent_id: format!("a{i}"),
+                users,
+            })
+            .collect();
+        let shares = split(&demand(&plan).unwrap(), &agents).unwrap();
+        let rows = data_rows(&plan, &shares);
+        let unique: Vec<(u64, u64)> = rows.iter().map(|r| (r[0].start, r[0].end)).collect();
+        assert_eq!(
+            unique,
+            [(0, 2), (2, 7), (7, 10)],
+            "20/50/30 of 10 rows, in order"
+        );
+        for r in &rows {
+            assert_eq!((r[1].start, r[1].end), (0, 10), "random: the whole file");
+            assert_eq!(
+                (r[2].start, r[2].end),
+                (0, 2),
+                "2 rows, 3 agents: not divided"
+            );
+        }
+        let mut seen = Vec::new();
+        for (share, r) in shares.iter().zip(&rows) {
+            let mut wire = share_to_wire(share);
+            wire.data_rows = r.clone();
+            let mut p = plan.clone();
+            apply_share(&mut p, &wire).unwrap();
+            seen.extend(p.data[0].table.rows.iter().map(|row| row[0].clone()));
+            assert_eq!(p.data[1].table.rows.len(), 10);
+        }
+        let all: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+        assert_eq!(seen, all, "every unique row on exactly one agent");
+
+        let mut wire = share_to_wire(&shares[0]);
+        wire.data_rows = vec![pb::RowRange { start: 5, end: 11 }; 3];
+        let err = apply_share(&mut plan.clone(), &wire).unwrap_err();
+        assert!(err.contains("outside its 10 rows"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

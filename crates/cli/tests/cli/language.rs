@@ -8,6 +8,7 @@ use stampede_testkit::{AppSeen, SeenRequest, ShopApp};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+mod distributed;
 mod flow;
 mod inputs;
 mod sessions;

@@ -286,6 +286,7 @@ pub async fn run_cancelled_after(plan: Arc<Plan>, cancel_after: Option<Duration>
             plan,
             seed: 42,
             arrival_phase: 0.0,
+            once: stampede_engine::Once::Here,
         },
         tx,
         cancel,
