@@ -66,15 +66,30 @@ pub(crate) fn parse(source: &str) -> Result<Option<Node>, YamlError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(source);
     while let Some(event) = parser.next_event() {
-        let (event, span) = event.map_err(|e| YamlError {
-            line: e.marker().line(),
-            col: e.marker().col() + 1,
-            message: format!("invalid YAML: {}", e.info()),
-            hint: None,
+        let (event, span) = event.map_err(|e| {
+            let (line, col) = within(source, e.marker().line(), e.marker().col() + 1);
+            YamlError {
+                line,
+                col,
+                message: format!("invalid YAML: {}", e.info()),
+                hint: None,
+            }
         })?;
         builder.on_event(event, span)?;
     }
     Ok(builder.docs.pop())
+}
+
+/// A position inside `source`: the parser reports errors at the end of the input on the line
+/// after the last one (column 1), which an editor cannot show; that becomes the end of the last
+/// line.
+fn within(source: &str, line: usize, col: usize) -> (usize, usize) {
+    let last = source.lines().count().max(1);
+    if line <= last {
+        return (line, col);
+    }
+    let text = source.lines().last().unwrap_or("");
+    (last, text.chars().count() + 1)
 }
 
 enum Open {
