@@ -230,6 +230,10 @@ pub(crate) struct PreparedScenario {
     pub pacing: Option<Duration>,
     /// Drawn once per user; multiplies its think times.
     pub pace_factor: Option<Distribution>,
+    /// The feeders (indexes in [`PreparedPlan::feeds`]) this scenario's users draw from
+    /// ([`stampede_scenario::Scenario::uses_feeder`]): a user never spends a `unique` row its
+    /// flows cannot use.
+    pub feeds: Vec<usize>,
 }
 
 /// An action of a flow, with variables resolved to slots.
@@ -355,9 +359,13 @@ impl PreparedPlan {
                 on_stop: builder.actions(&scenario.on_stop, think)?,
                 pacing: scenario.pacing,
                 pace_factor: scenario.pace_factor,
+                feeds: (plan.data.iter().enumerate())
+                    .filter(|(_, set)| scenario.uses_feeder(&set.feeder.name))
+                    .map(|(i, _)| i)
+                    .collect(),
             });
         }
-        let feeds = (plan.data.iter())
+        let feeds: Vec<PreparedFeed> = (plan.data.iter())
             .map(|set| {
                 let columns = (set.table.columns.iter().enumerate())
                     .filter_map(|(i, c)| {

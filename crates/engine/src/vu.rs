@@ -258,7 +258,9 @@ impl<'a> User<'a> {
     /// for this user (`stop_user` or `fail`; `fail` is also counted as
     /// `data.<feeder>.exhausted`).
     fn draw(&mut self, each: Each) -> bool {
-        for feed in &self.ctx.prepared.feeds {
+        let scenario: &'a PreparedScenario = self.scenario;
+        for &index in &scenario.feeds {
+            let feed = &self.ctx.prepared.feeds[index];
             if feed.each != each || feed.columns.is_empty() {
                 continue;
             }

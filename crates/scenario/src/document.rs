@@ -7,7 +7,10 @@ use crate::decoder::{self, Ctx};
 use crate::flow::{self, FlowEnv, NamedFlow};
 use crate::include;
 use crate::load::Scope;
-use crate::plan::{DataSet, Exhausted, HttpOptions, Plan, Strategy, Target, load_table};
+use crate::plan::{
+    DataSet, Exhausted, HttpOptions, Load, Plan, Scenario, Strategy, Target, load_table,
+    split_by_weight,
+};
 use crate::rows::Rows;
 use crate::step::StepEnv;
 use crate::target::parse_target;
@@ -156,7 +159,7 @@ pub(crate) fn decode(
     let thresholds = thresholds?;
     let data = data?;
     if let Some(n) = f.get("data") {
-        warn_small_unique(ctx, &data, n, load.max_users());
+        warn_small_unique(ctx, &data, n, &scenarios, &load);
     }
     if let Some(Value::Seq(nodes)) = f.get("thresholds").map(|n| &n.value) {
         let planned = assemble::run_duration(&load, &scenarios);
@@ -214,11 +217,26 @@ fn feeders(ctx: &mut Ctx, node: &Node, dir: &std::path::Path) -> Option<Vec<Data
     Some(out)
 }
 
-/// A `unique` feeder with fewer rows than users: with `on_exhausted: fail` the run would fail,
-/// so it is an error; otherwise some users stop (or reuse rows) and it is a warning.
-fn warn_small_unique(ctx: &mut Ctx, data: &[DataSet], node: &Node, users: u32) {
+/// A `unique` feeder with fewer rows than the users that draw from it (those of the scenarios
+/// that use it): with `on_exhausted: fail` the run would fail, so it is an error; otherwise some
+/// users stop (or reuse rows) and it is a warning.
+fn warn_small_unique(
+    ctx: &mut Ctx,
+    data: &[DataSet],
+    node: &Node,
+    scenarios: &[Scenario],
+    load: &Load,
+) {
+    let weights: Vec<u32> = (scenarios.iter())
+        .map(|s| if s.load.is_some() { 0 } else { s.weight })
+        .collect();
+    let shares = split_by_weight(load.max_users(), &weights);
     let nodes = decoder::entries(ctx, node, "data").unwrap_or_default();
     for set in data {
+        let users: u32 = (scenarios.iter().zip(&shares))
+            .filter(|(s, _)| s.uses_feeder(&set.feeder.name))
+            .map(|(s, share)| s.load.as_ref().map_or(*share, Load::max_users))
+            .sum();
         let rows = set.table.rows.len();
         if set.feeder.strategy != Strategy::Unique || rows >= users as usize {
             continue;

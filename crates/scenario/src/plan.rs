@@ -123,6 +123,29 @@ pub struct Scenario {
     pub pace_factor: Option<Distribution>,
 }
 
+impl Scenario {
+    /// Every action of its users: `on_start`, the steps, `on_stop`.
+    pub fn actions(&self) -> impl Iterator<Item = &Action> {
+        self.on_start.iter().chain(&self.steps).chain(&self.on_stop)
+    }
+
+    /// Whether its users draw rows from the feeder `name`: when a flow of it reads one of the
+    /// feeder's columns (`{{ name.column }}`), or it runs a script (which may read any variable).
+    /// Users of other scenarios never spend the feeder's rows.
+    pub fn uses_feeder(&self, name: &str) -> bool {
+        let mut used = false;
+        for action in self.actions() {
+            used |= action.is_script();
+            action.read_vars(&mut |var| {
+                used |= var
+                    .split_once('.')
+                    .is_some_and(|(feeder, _)| feeder == name);
+            });
+        }
+        used
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Method {
     Get,

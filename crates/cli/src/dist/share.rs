@@ -59,13 +59,24 @@ pub fn demand(plan: &Plan) -> Result<Demand, String> {
 }
 
 /// The rows of each data set of `plan` that each share draws from (see the module notes), in
-/// the order of `shares`. A sequential feeder with fewer rows than agents is not divided (each
-/// agent walks it all); a unique one always is, so some agents may get no row.
+/// the order of `shares`: blocks in proportion to the share's users of the scenarios that use
+/// the feeder. A sequential feeder with fewer rows than agents is not divided (each agent walks
+/// it all); a unique one always is, so some agents may get no row.
 pub fn data_rows(plan: &Plan, shares: &[AgentShare]) -> Vec<Vec<pb::RowRange>> {
-    let weights: Vec<u64> = shares.iter().map(|s| u64::from(s.users())).collect();
-    let active = weights.iter().filter(|&&w| w > 0).count() as u64;
     let mut out = vec![Vec::with_capacity(plan.data.len()); shares.len()];
     for set in &plan.data {
+        let using: Vec<bool> = (plan.scenarios.iter())
+            .map(|s| s.uses_feeder(&set.feeder.name))
+            .collect();
+        let weights: Vec<u64> = (shares.iter())
+            .map(|share| {
+                (share.scenario_users.iter().zip(&using))
+                    .filter(|(_, used)| **used)
+                    .map(|(users, _)| u64::from(*users))
+                    .sum()
+            })
+            .collect();
+        let active = weights.iter().filter(|&&w| w > 0).count() as u64;
         let rows = set.table.rows.len() as u64;
         let divide = match set.feeder.strategy {
             Strategy::Random => false,

@@ -214,6 +214,51 @@ impl Action {
         out
     }
 
+    /// Calls `f` with every variable this action and the nested ones read: in templates (URL,
+    /// headers, body, `if` values, metric values), `if` conditions and `for_each` lists. Scripts
+    /// read variables by name at run time and are not seen here (see [`Action::is_script`]).
+    pub fn read_vars<'a>(&'a self, f: &mut dyn FnMut(&'a str)) {
+        self.visit(&mut |a| {
+            let mut template = |t: &'a Template| t.vars().for_each(&mut *f);
+            match a {
+                Action::Request(step) => {
+                    template(&step.url);
+                    step.headers.iter().for_each(|(_, t)| template(t));
+                    match step.body.as_ref().map(|b| &b.content) {
+                        Some(Content::Text(t)) => template(t),
+                        Some(Content::Form(fields)) => fields.iter().for_each(|(_, t)| template(t)),
+                        Some(Content::Json(parts)) => {
+                            for part in parts {
+                                if let JsonPart::Quoted(t) | JsonPart::Typed(t) = part {
+                                    template(t);
+                                }
+                            }
+                        }
+                        Some(Content::Static(_)) | None => {}
+                    }
+                }
+                Action::If { condition, .. } => match condition {
+                    Condition::Exists { var, .. } | Condition::Matches { var, .. } => f(var),
+                    Condition::Equals { var, value, .. } => {
+                        f(var);
+                        value.vars().for_each(&mut *f);
+                    }
+                    Condition::LastCheck { .. } => {}
+                },
+                Action::ForEach { list, .. } => f(list),
+                Action::Metric(m) => template(&m.value),
+                Action::Group { .. } | Action::Repeat { .. } | Action::Script(_) => {}
+            }
+        });
+    }
+
+    /// Whether this is a script step, or holds one.
+    pub fn is_script(&self) -> bool {
+        let mut found = false;
+        self.visit(&mut |a| found |= matches!(a, Action::Script(_)));
+        found
+    }
+
     /// Calls `f` on this action and every nested one, depth first.
     pub fn visit<'a>(&'a self, f: &mut dyn FnMut(&'a Action)) {
         f(self);

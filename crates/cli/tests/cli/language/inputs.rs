@@ -1,7 +1,7 @@
 //! Where values come from (environments, the process environment, built-ins, feeders), page
 //! resources, and what `validate` and `run` refuse.
 
-use super::{custom, f, line_of, requests, run_ok, scenario_file, u};
+use super::{custom, f, line_of, metric, requests, run_ok, scenario_file, u};
 use crate::common::{output, read_result, row, run_quiet, stampede, temp_dir, text, write};
 use serde_json::Value;
 use stampede_testkit::ShopApp;
@@ -222,6 +222,42 @@ scenarios:
     let exhausted = custom(&result, "counter", "data.once.exhausted");
     assert_eq!(f(&exhausted["total"]), 1.0);
     assert_eq!(u(&result["summary"]["iterations"]), 2);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_scenarios_that_use_a_feeder_draw_its_rows() {
+    let app = ShopApp::start().await;
+    let dir = temp_dir("lang-feeder-use");
+    write(&dir, "two.csv", "id\n114\n115\n");
+    let file = scenario_file(
+        &dir,
+        &app,
+        r#"version: 1
+target: TARGET
+load: { users: 6, spawn_rate: 100/s, duration: 20s, iterations: { per_user: 1 } }
+data:
+  once: { file: two.csv, strategy: unique, each: user, on_exhausted: fail }
+scenarios:
+  - name: buyer
+    weight: 1
+    steps:
+      - get: /products/{{ once.id }}
+  - name: browser
+    weight: 2
+    steps:
+      - get: /products?page=1
+"#,
+    );
+    let result = run_ok(&file, &[]).await;
+    let seen = app.seen();
+    // 2 buyers take the 2 rows; the 4 browsers, which never use them, take none.
+    let mut views = seen.product_views.clone();
+    views.sort_unstable();
+    assert_eq!(views, [114, 115], "{:?}", seen.requests);
+    assert_eq!(seen.product_pages, [1, 1, 1, 1]);
+    assert!(metric(&result, "counter", "data.once.exhausted").is_none());
+    assert_eq!(u(&result["summary"]["iterations"]), 6);
     app.shutdown().await;
 }
 
