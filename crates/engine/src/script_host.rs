@@ -5,7 +5,7 @@ use crate::client::LastResponse;
 use crate::record;
 use crate::vars::{Slots, Value, Vars};
 use crate::vu::User;
-use stampede_metrics::{ErrorKind, IntervalRecorder, Outcome};
+use stampede_metrics::{CheckFailure, ErrorKind, IntervalRecorder, Outcome};
 use stampede_script::{Host, OwnedValue, Response, ScriptId, Vm};
 use std::sync::Mutex;
 
@@ -69,9 +69,9 @@ impl Host for ScriptHost<'_> {
 }
 
 impl User<'_> {
-    /// Runs a script step. Errors and `fail(...)` calls are recorded on the script's row (error
-    /// kind `script`, with the file, line and message) and make the next `last_check` test see
-    /// a failure; the run goes on.
+    /// Runs a script step. Errors are recorded on the script's row (error kind `script`, with
+    /// the file, line and message); each `fail(message)` is a failed check named `message` on
+    /// that row. Both make the next `last_check` test see a failure; the run goes on.
     pub(crate) fn script(&mut self, id: ScriptId, row: u32) {
         let prepared = &self.ctx.prepared;
         if self.vm.is_none() {
@@ -97,9 +97,21 @@ impl User<'_> {
         match result {
             Ok(()) if failures.is_empty() => self.last_passed = true,
             Ok(()) => {
-                let origin = prepared.scripts.origin(id).to_owned();
+                // `fail(message)` fails a check named by its message, like a failed `expect`.
+                self.last_passed = false;
+                let origin = prepared.scripts.origin(id);
+                let mut shard = record::lock(self.shard);
                 for message in failures {
-                    self.record_script_error(row, &format!("{origin}: failed: {message}"));
+                    let check = CheckFailure {
+                        check: message,
+                        detail: format!("fail(...) in {origin}"),
+                    };
+                    shard.record(
+                        row,
+                        &Outcome::Failed {
+                            failed_check: &check,
+                        },
+                    );
                 }
             }
             Err(e) => self.record_script_error(row, &e.to_string()),

@@ -104,6 +104,9 @@ pub enum Outcome<'a> {
         bytes_out: u64,
         failed_check: Option<&'a CheckFailure>,
     },
+    /// A step that sends no request failed a check (a script's `fail(...)`): counted as a
+    /// request that *failed*, with the check, and no latency, status or bytes.
+    Failed { failed_check: &'a CheckFailure },
     /// No response: a transport-level *error*. Its latency is not recorded in the histogram (a
     /// timeout would otherwise show up as a 30 s "response").
     Error {
@@ -119,6 +122,7 @@ impl fmt::Debug for Outcome<'_> {
             Outcome::Response {
                 status, latency_us, ..
             } => write!(f, "Response({status}, {latency_us}us)"),
+            Outcome::Failed { failed_check } => write!(f, "Failed({})", failed_check.check),
             Outcome::Error { kind, message, .. } => write!(f, "Error({kind}: {message})"),
         }
     }

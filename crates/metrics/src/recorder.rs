@@ -122,6 +122,10 @@ impl StepStats {
                     self.add_check(&failure.check, 1, || failure.detail.clone());
                 }
             }
+            Outcome::Failed { failed_check } => {
+                self.failures += 1;
+                self.add_check(&failed_check.check, 1, || failed_check.detail.clone());
+            }
             Outcome::Error {
                 kind,
                 bytes_out,

@@ -398,14 +398,19 @@ scenarios:
     let pick = row(&result, "s", &pick_name);
     assert_eq!(pick["method"], "SCRIPT");
     assert_eq!(u(&pick["errors_by_kind"]["script"]), 1, "{pick:#}");
+    // `fail(...)` is a failed check named by its message, on the script's row: not an error.
     let judge = row(&result, "s", "judge");
-    assert_eq!(u(&judge["errors_by_kind"]["script"]), 1, "{judge:#}");
+    assert_eq!(u(&judge["failures"]), 1, "{judge:#}");
+    assert!(judge["errors_by_kind"].get("script").is_none(), "{judge:#}");
+    let failed = check(&result, "s", "judge", "product 102 is not wanted");
+    assert_eq!(u(&failed["count"]), 1, "{failed:#}");
+    assert_eq!(failed["sample"], format!("fail(...) in {}", file.display()));
     let errors = result["errors"].as_array().unwrap();
     let script = errors
         .iter()
         .find(|e| e["kind"] == "script")
         .unwrap_or_else(|| panic!("no script errors in {errors:#?}"));
-    assert_eq!(u(&script["count"]), 2, "{script:#}");
+    assert_eq!(u(&script["count"]), 1, "{script:#}");
     // The first row's sample: the runtime error, at its line of the scenario file.
     let sample = script["sample"].as_str().unwrap();
     assert!(
