@@ -100,6 +100,14 @@ pub struct DistributedArgs {
     /// How long to wait for --min-agents agents, e.g. `30s`.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
     pub wait_agents: Duration,
+    /// What to do when an agent is lost mid-run: `rebalance` its share onto the survivors
+    /// (within their capacity), `continue` without it, or `abort` the run.
+    #[arg(long, value_name = "POLICY", default_value = "rebalance", value_parser = parse_loss_policy)]
+    pub on_agent_loss: crate::dist::loss::LossPolicy,
+}
+
+fn parse_loss_policy(s: &str) -> Result<crate::dist::loss::LossPolicy, String> {
+    s.parse()
 }
 
 /// Load settings that override the scenario file.

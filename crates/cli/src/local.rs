@@ -48,6 +48,7 @@ pub async fn run_local(setup: RunSetup) -> anyhow::Result<RunResult> {
         seed: setup.seed,
         arrival_phase: 0.0,
         once: stampede_engine::Once::Here,
+        join_at: std::time::Duration::ZERO,
     };
     let engine = tokio::spawn(stampede_engine::run(assignment, tx, cancel.clone()));
 

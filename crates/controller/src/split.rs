@@ -339,6 +339,34 @@ pub fn rebalance(
     Ok(survivors)
 }
 
+/// What an agent must run *in addition* to `before` to be running `after` (its share before
+/// and after a [`rebalance`]): the users, stage targets, pool, iterations and rate it gained,
+/// with `after`'s phase. Survivors keep running their own share and run the extension next to
+/// it, so `before + extension = after` component by component (the rate up to rounding).
+pub fn extension(before: &AgentShare, after: &AgentShare) -> AgentShare {
+    let minus = |a: &[u32], b: &[u32]| -> Vec<u32> {
+        (0..a.len().max(b.len()))
+            .map(|i| {
+                let x = a.get(i).copied().unwrap_or(0);
+                x.saturating_sub(b.get(i).copied().unwrap_or(0))
+            })
+            .collect()
+    };
+    let done: u64 = before.unique_rows.iter().map(|r| r.end - r.start).sum();
+    AgentShare {
+        agent_id: after.agent_id.clone(),
+        scenario_users: minus(&after.scenario_users, &before.scenario_users),
+        stage_users: minus(&after.stage_users, &before.stage_users),
+        pre_allocated_users: (after.pre_allocated_users).saturating_sub(before.pre_allocated_users),
+        rate_share: (after.rate_share - before.rate_share).max(0.0),
+        phase: after.phase,
+        iterations: after
+            .iterations
+            .map(|a| a.saturating_sub(before.iterations.unwrap_or(0))),
+        unique_rows: skip_rows(&after.unique_rows, done),
+    }
+}
+
 /// `ranges` without their first `used` rows.
 fn skip_rows(ranges: &[Range<u64>], mut used: u64) -> Vec<Range<u64>> {
     let mut out = Vec::new();

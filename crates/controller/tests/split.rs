@@ -2,8 +2,8 @@
 
 use proptest::prelude::*;
 use stampede_controller::split::{
-    AgentCapacity, AgentShare, Demand, LostProgress, SplitError, largest_remainder, rebalance,
-    split,
+    AgentCapacity, AgentShare, Demand, LostProgress, SplitError, extension, largest_remainder,
+    rebalance, split,
 };
 use stampede_scenario::split_by_weight;
 
@@ -247,6 +247,30 @@ fn check_rebalance(demand: &Demand, caps: &[u32], lost: usize, progress: LostPro
     for (new, (old, cap)) in after.iter().zip(&survivors) {
         assert_eq!(new.agent_id, old.agent_id);
         assert!(new.users() <= *cap, "over capacity after rebalance");
+        // What the survivor runs next to its share adds up to its new share.
+        let ext = extension(old, new);
+        let sum = |a: &[u32], b: &[u32]| -> Vec<u32> {
+            (0..a.len().max(b.len()))
+                .map(|i| a.get(i).unwrap_or(&0) + b.get(i).unwrap_or(&0))
+                .collect()
+        };
+        assert_eq!(
+            sum(&old.scenario_users, &ext.scenario_users),
+            new.scenario_users
+        );
+        assert_eq!(sum(&old.stage_users, &ext.stage_users), new.stage_users);
+        assert_eq!(
+            old.pre_allocated_users + ext.pre_allocated_users,
+            new.pre_allocated_users
+        );
+        assert_eq!(
+            new.iterations,
+            old.iterations.map(|o| o + ext.iterations.unwrap_or(0))
+        );
+        assert!((old.rate_share + ext.rate_share - new.rate_share).abs() < 1e-9);
+        let mut rows = old.unique_rows.clone();
+        rows.extend(ext.unique_rows.iter().cloned());
+        assert_eq!(rows, new.unique_rows);
         for (a, b) in new.scenario_users.iter().zip(&old.scenario_users) {
             assert!(a >= b, "a survivor lost users");
         }

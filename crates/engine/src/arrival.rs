@@ -96,19 +96,22 @@ const CLOCK_NAP: Duration = Duration::from_millis(50);
 /// Sends each arrival's offset from `start` when it is due, from a thread of its own that sleeps
 /// with the operating system's timer: Tokio's timer rounds every wake-up up to the next
 /// millisecond, which would make each iteration start ~0.5 ms late on average. The thread ends
-/// after the last arrival (closing the channel) or once the receiver is dropped.
+/// after the last arrival (closing the channel) or once the receiver is dropped. Arrivals due
+/// before `skip` (a run that joined its profile late) are left out.
 fn clock(
     arrival: Arrival,
     seed: u64,
     phase: f64,
     start: Instant,
+    skip: Duration,
 ) -> mpsc::UnboundedReceiver<Duration> {
     let (tx, rx) = mpsc::unbounded_channel();
     let start = start.into_std();
     let spawned = std::thread::Builder::new()
         .name("stampede-arrivals".into())
         .spawn(move || {
-            for offset in Schedule::new(&arrival, seed).with_phase(phase) {
+            let schedule = Schedule::new(&arrival, seed).with_phase(phase);
+            for offset in schedule.skip_while(|offset| *offset < skip) {
                 let at = start + offset;
                 loop {
                     let now = std::time::Instant::now();
@@ -162,7 +165,8 @@ pub(crate) async fn run(
     }
     let reached = ctx.limits.reached.clone();
     let seed = user_seed(ctx.seed, group.first_user_id ^ 0x5EED);
-    let mut due = clock(arrival.clone(), seed, ctx.arrival_phase, start);
+    let skip = ctx.join_at.saturating_sub(group.start);
+    let mut due = clock(arrival.clone(), seed, ctx.arrival_phase, start, skip);
     let reason = loop {
         let offset = tokio::select! {
             biased;

@@ -81,6 +81,12 @@ pub struct Assignment {
     /// Whether this run runs the plan's `setup` and `teardown` ([`Once::Here`], a local run) or
     /// they ran elsewhere ([`Once::Done`], an agent of a distributed run).
     pub once: Once,
+    /// How far into its load profile the run starts: zero for a run of its own; in a
+    /// distributed run, a share re-assigned from a lost agent joins the run where it is. The
+    /// profile's clock then started `join_at` ago: closed-model levels are those of that point,
+    /// open-model arrivals due before it are skipped (never sent in a burst), and snapshots are
+    /// numbered from the profile's start.
+    pub join_at: std::time::Duration,
 }
 
 /// How a run ended.
@@ -156,7 +162,8 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> Result<EndReason, EngineError> {
     let plan = assignment.plan;
-    let (ctx, shards) = context(&plan, assignment.seed, assignment.arrival_phase)?;
+    let join_at = assignment.join_at;
+    let (ctx, shards) = context(&plan, assignment.seed, assignment.arrival_phase, join_at)?;
     let here = assignment.once == Once::Here;
     if let Once::Done(vars) = &assignment.once {
         let _ = ctx.globals.set(once::from_variables(&ctx, vars));
@@ -172,7 +179,8 @@ pub async fn run(
         let _ = ctx.globals.set(globals);
     }
 
-    let at = Instant::now();
+    let now = Instant::now();
+    let at = now.checked_sub(join_at).unwrap_or(now);
     let start = tokio::time::Instant::from_std(at);
     let _ = events.send(EngineEvent::Started { at }).await;
     let users = Arc::new(AtomicU32::new(0));
@@ -180,6 +188,7 @@ pub async fn run(
     let rotation = record::Rotation::spawn(
         shards.clone(),
         start,
+        u32::try_from(join_at.as_secs()).unwrap_or(u32::MAX),
         plan.duration(),
         users.clone(),
         events.clone(),
@@ -211,6 +220,7 @@ fn context(
     plan: &Plan,
     seed: u64,
     arrival_phase: f64,
+    join_at: std::time::Duration,
 ) -> Result<(Arc<vu::VuContext>, Arc<record::Shards>), EngineError> {
     let prepared = prepare::PreparedPlan::new(plan)?;
     let tls = client::tls_connector(&plan.http)?;
@@ -223,6 +233,7 @@ fn context(
         seed,
         limits: Arc::new(limits::RunLimits::new(&plan.load.limits)),
         arrival_phase,
+        join_at,
         globals: std::sync::OnceLock::new(),
     });
     Ok((ctx, shards))

@@ -8,6 +8,7 @@ use crate::{EngineError, context};
 use stampede_metrics::Snapshot;
 use stampede_scenario::Plan;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// Where a plan's `setup` and `teardown` run.
@@ -36,7 +37,7 @@ pub async fn run_setup(
     seed: u64,
     cancel: &CancellationToken,
 ) -> Result<(Vec<SetupVariable>, Snapshot), EngineError> {
-    let (ctx, shards) = context(&plan, seed, 0.0)?;
+    let (ctx, shards) = context(&plan, seed, 0.0, Duration::ZERO)?;
     let mut vars = Vec::new();
     if !ctx.prepared.setup.is_empty() {
         tokio::select! {
@@ -60,7 +61,7 @@ pub async fn run_teardown(
     second: u32,
     cancel: &CancellationToken,
 ) -> Result<Snapshot, EngineError> {
-    let (ctx, shards) = context(&plan, seed, 0.0)?;
+    let (ctx, shards) = context(&plan, seed, 0.0, Duration::ZERO)?;
     let _ = ctx.globals.set(from_variables(&ctx, vars));
     if !ctx.prepared.teardown.is_empty() {
         tokio::select! {

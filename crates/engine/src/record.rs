@@ -109,13 +109,14 @@ pub(crate) struct Rotation {
 }
 
 impl Rotation {
-    /// Starts the task. It wakes at `start + n s` for every `n` until stopped — also after the
+    /// Starts the task. It wakes at `start + n s` for every `n` (from `first + 1`) until stopped — also after the
     /// planned end, while users finish their iterations within the graceful stop, so the timeline
     /// shows that period second by second instead of folding it into the final snapshot — drains
     /// the shards into `Snapshot::new(n - 1)`, stamps `users` and sends it.
     pub fn spawn(
         shards: Arc<Shards>,
         start: Instant,
+        first: u32,
         profile: Duration,
         users: Arc<AtomicU32>,
         events: Sender<EngineEvent>,
@@ -124,7 +125,7 @@ impl Rotation {
         let stop = CancellationToken::new();
         let token = stop.clone();
         let task = tokio::spawn(async move {
-            let mut second = 0u32;
+            let mut second = first;
             loop {
                 let mut boundary = Duration::from_secs(u64::from(second) + 1);
                 if boundary >= profile {

@@ -39,6 +39,8 @@ pub(crate) struct VuContext {
     pub limits: Arc<RunLimits>,
     /// Open model: the arrival phase of this generator ([`crate::Assignment::arrival_phase`]).
     pub arrival_phase: f64,
+    /// How far into the profile the run joined ([`crate::Assignment::join_at`]).
+    pub join_at: std::time::Duration,
     /// Variables extracted by `setup`, given to every user (set before the first user starts).
     pub globals: std::sync::OnceLock<Vec<(usize, Value)>>,
 }

@@ -205,7 +205,7 @@ fn run_case(result: &RunResult) -> Case {
                 ),
             )),
             RunStatus::Aborted => Some((
-                "the run was stopped early by a threshold".to_owned(),
+                format!("the run was {}", crate::verdict::abort_reason(result)),
                 "run",
                 format!(
                     "ran {:.1}s of {:.1}s",

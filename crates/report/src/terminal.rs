@@ -16,9 +16,12 @@ pub fn terminal_summary(result: &RunResult) -> String {
     let s = &result.summary;
     let run = &result.run;
     let status = match run.status {
-        RunStatus::Completed => "completed",
-        RunStatus::Interrupted => "interrupted (stopped early)",
-        RunStatus::Aborted => "aborted by a threshold",
+        RunStatus::Completed => "completed".to_owned(),
+        RunStatus::Interrupted => "interrupted (stopped early)".to_owned(),
+        RunStatus::Aborted => match result.events.iter().find(|e| e.kind == "run_aborted") {
+            Some(e) => format!("aborted: {}", e.message),
+            None => "aborted by a threshold".to_owned(),
+        },
     };
     let _ = writeln!(out, "Stampede — {} → {}", run.scenario_file, run.target);
     let _ = writeln!(out, "Load:        {}", run.load);

@@ -57,7 +57,7 @@ pub fn verdict(result: &RunResult) -> Verdict {
         reasons.push("the target never answered: every request failed without a response".into());
     }
     if result.run.status == RunStatus::Aborted {
-        reasons.push("stopped early by a threshold with abort: true".into());
+        reasons.push(abort_reason(result));
     }
     let failed = result.thresholds.iter().filter(|t| !t.passed).count();
     if failed > 0 {
@@ -84,6 +84,17 @@ pub fn verdict(result: &RunResult) -> Verdict {
         VerdictKind::Passed
     };
     Verdict { kind, reasons }
+}
+
+/// Why an aborted run stopped: the `run_aborted` event a distributed run records when it loses an
+/// agent under `--on-agent-loss abort`, else a threshold with `abort: true`.
+pub fn abort_reason(result: &RunResult) -> String {
+    (result.events.iter())
+        .find(|e| e.kind == "run_aborted")
+        .map_or_else(
+            || "stopped early by a threshold with abort: true".to_owned(),
+            |e| format!("stopped early: {}", e.message),
+        )
 }
 
 /// `completed`, `interrupted` or `aborted`.

@@ -96,6 +96,7 @@ impl RunService for Api {
     ) -> Result<Response<Self::SubmitStream>, Status> {
         self.authorize(&request)?;
         let r = request.into_inner();
+        let on_agent_loss = r.on_agent_loss.parse().map_err(Status::invalid_argument)?;
         let spec = RunSpec {
             source: r.scenario_source,
             file_name: r.file_name,
@@ -110,6 +111,7 @@ impl RunService for Api {
             wait_agents: Duration::from_millis(r.wait_agents_ms.min(600_000)),
             files: r.files,
             scenario_path: r.scenario_path,
+            on_agent_loss,
         };
         let (tx, rx) = mpsc::channel(256);
         self.manager.submit(spec, tx).await?;

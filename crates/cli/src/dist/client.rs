@@ -26,6 +26,8 @@ pub struct Remote {
     pub wait_agents: Duration,
     /// The files the scenario uses, shipped to the agents.
     pub bundle: super::bundle::Bundle,
+    /// What the controller does when an agent is lost.
+    pub on_agent_loss: super::loss::LossPolicy,
 }
 
 fn authorized<T>(message: T, token: &str) -> anyhow::Result<Request<T>> {
@@ -61,6 +63,7 @@ pub async fn run_remote(
         wait_agents_ms: u64::try_from(remote.wait_agents.as_millis()).unwrap_or(u64::MAX),
         files: remote.bundle.files.clone(),
         scenario_path: remote.bundle.scenario_path.clone(),
+        on_agent_loss: remote.on_agent_loss.to_string(),
     };
     let mut stream = match client.submit(authorized(request, &remote.token)?).await {
         Ok(r) => r.into_inner(),

@@ -7,7 +7,9 @@ pub mod api;
 pub mod bundle;
 pub mod client;
 pub mod cluster;
+pub mod loss;
 pub mod manager;
+pub mod run_task;
 pub mod runner;
 pub mod share;
 

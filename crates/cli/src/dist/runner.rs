@@ -100,6 +100,7 @@ async fn run_share(
         seed: assign.seed,
         arrival_phase: assign.share.as_ref().map_or(0.0, |s| s.phase),
         once: once_for(&assign),
+        join_at: Duration::from_nanos(assign.join_at_ns),
     };
     let engine = tokio::spawn(stampede_engine::run(assignment, tx, cancel.clone()));
     while let Some(event) = rx.recv().await {

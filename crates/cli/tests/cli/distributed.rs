@@ -6,7 +6,7 @@ use stampede_testkit::TestTarget;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const TOKEN: &str = "test-token-0123456789abcdef";
 
@@ -229,59 +229,150 @@ async fn wait_for_requests(target: &TestTarget, n: u64) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_agent_is_named_and_the_run_completes_without_it() {
-    let target = TestTarget::start().await;
-    let dir = temp_dir("dist-kill-agent");
+/// Requests the target received per second in `[from, from + 1 s)`.
+fn rate_at(target: &TestTarget, from: Instant) -> usize {
+    let to = from + Duration::from_secs(1);
+    (target.arrivals("/a").iter())
+        .filter(|t| **t >= from && **t < to)
+        .count()
+}
+
+/// Starts a controller, 3 agents and `run --controller` (with `extra` flags) on a steady load of
+/// `duration`; kills agent-2 once the load is flowing. Returns the run's output, the result, the
+/// instant of the kill and the processes (kept alive until the test ends).
+async fn kill_an_agent_mid_run(
+    name: &str,
+    target: &TestTarget,
+    duration: &str,
+    extra: &[&str],
+) -> (std::process::Output, serde_json::Value, Instant, Procs) {
+    let dir = temp_dir(name);
     let mut procs = Procs(Vec::new());
     let (agents_url, api, tokens) = controller(&dir, &mut procs);
     for i in 1..=3 {
         agent(&agents_url, &tokens, &format!("agent-{i}"), &mut procs);
     }
-    let file = steady(&dir, &target.url(), "4s");
+    let file = steady(&dir, &target.url(), duration);
     let out_file = dir.join("result.json");
     let run = tokio::spawn(output({
         let mut c = stampede();
         c.arg("run")
             .arg(&file)
-            .args(["--controller", &api, "--min-agents", "3", "--quiet"]);
+            .args(["--controller", &api, "--min-agents", "3", "--quiet"])
+            .args(extra);
         c.arg("--token-file")
             .arg(&tokens)
             .arg("--out")
             .arg(&out_file);
         c
     }));
-    wait_for_requests(&target, 30).await;
+    wait_for_requests(target, 300).await;
     // procs.0[0] is the controller; agent-2 is procs.0[2]. `kill` is SIGKILL on Unix.
+    let killed = Instant::now();
     procs.0[2].kill().expect("kill agent-2");
-    let out = tokio::time::timeout(Duration::from_secs(30), run)
+    let out = tokio::time::timeout(Duration::from_secs(40), run)
         .await
         .expect("the run ends")
         .expect("join");
+    let result = if out_file.exists() {
+        read_result(&out_file)
+    } else {
+        serde_json::Value::Null
+    };
+    (out, result, killed, procs)
+}
+
+fn lost_events(result: &serde_json::Value) -> Vec<&serde_json::Value> {
+    let events = result["events"].as_array().expect("events");
+    events
+        .iter()
+        .filter(|e| e["kind"] == "agent_lost")
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_agents_share_goes_to_the_survivors_and_the_rate_recovers() {
+    let target = TestTarget::start().await;
+    let (out, result, killed, _procs) =
+        kill_an_agent_mid_run("dist-kill-agent", &target, "10s", &[]).await;
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("agent agent-2 was lost"), "{stderr}");
+    assert!(stderr.contains("re-assigned to"), "{stderr}");
     let stdout = text(&out.stdout);
     assert!(
         stdout.contains("Agent event at") && stdout.contains("agent-2"),
         "{stdout}"
     );
-    let result = read_result(&out_file);
-    let events = result["events"].as_array().expect("events");
-    let lost: Vec<_> = events
-        .iter()
-        .filter(|e| e["kind"] == "agent_lost")
-        .collect();
-    assert_eq!(lost.len(), 1, "{events:#?}");
-    assert!(lost[0]["message"].as_str().unwrap().contains("agent-2"));
+    let lost = lost_events(&result);
+    assert_eq!(lost.len(), 1, "{:#?}", result["events"]);
+    let message = lost[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("agent-2") && message.contains("rebalance"),
+        "{message}"
+    );
     assert!(lost[0]["second"].as_f64().unwrap() > 0.0);
-    // What the survivors did is all counted; the killed agent's last partial second is lost.
+    // 6 users at ~19 requests/s each: the rate before the kill, and 3 s after it (the loss is
+    // noticed when the session breaks, the extensions start at once), within 20 %.
+    let before = rate_at(&target, killed - Duration::from_secs(1));
+    let after = rate_at(&target, killed + Duration::from_secs(3));
+    eprintln!("requests/s before the kill {before}, 3 s after {after}");
+    assert!(
+        after as f64 >= before as f64 * 0.8,
+        "the rate did not recover: {before}/s before, {after}/s after"
+    );
+    // The cluster ran 6 users again: the last full second of the timeline.
+    let users: Vec<u64> = (result["timeline"].as_array().expect("timeline").iter())
+        .filter_map(|t| t["users"].as_u64())
+        .collect();
+    assert!(
+        users.iter().rev().skip(1).take(3).all(|&u| u == 6),
+        "{users:?}"
+    );
+    // What every agent reported is counted; the killed agent's last partial second is lost.
     let merged = result["summary"]["requests"].as_u64().unwrap();
     assert!(
-        merged > 30 && merged <= target.total(),
+        merged > 300 && merged <= target.total(),
         "{merged} vs {}",
         target.total()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_continue_and_abort_are_honoured() {
+    let target = TestTarget::start().await;
+    let (out, result, _, _procs) = kill_an_agent_mid_run(
+        "dist-kill-continue",
+        &target,
+        "4s",
+        &["--on-agent-loss", "continue"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lost = lost_events(&result);
+    assert!(
+        lost[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("continued short")
+    );
+
+    let target = TestTarget::start().await;
+    let started = Instant::now();
+    let (out, result, _, _procs) = kill_an_agent_mid_run(
+        "dist-kill-abort",
+        &target,
+        "30s",
+        &["--on-agent-loss", "abort"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the run was not stopped"
+    );
+    assert_eq!(result["run"]["status"], "aborted");
+    assert!(text(&out.stdout).contains("aborted: agent agent-2 was lost"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -86,3 +86,46 @@ fn merged_lag(snapshots: &[stampede_metrics::Snapshot]) -> Histogram<u64> {
     }
     lag
 }
+
+/// A run that joins its profile late (a share re-assigned from a lost agent): arrivals due
+/// before `join_at` are skipped, not sent in a burst, and snapshots are numbered from the
+/// profile's start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_joining_late_skips_the_arrivals_already_past() {
+    use stampede_engine::{Assignment, EngineEvent, Once};
+    let target = TestTarget::start().await;
+    let builder = plan(target.addr())
+        .arrival_rate(100.0, Duration::from_secs(3), 20)
+        .scenario("late", 1, ThinkTime::None, vec![get("l", "/late")]);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let started = std::time::Instant::now();
+    let assignment = Assignment {
+        plan: builder.build(),
+        seed: 1,
+        arrival_phase: 0.0,
+        once: Once::Here,
+        join_at: Duration::from_secs(2),
+    };
+    let engine = tokio::spawn(stampede_engine::run(
+        assignment,
+        tx,
+        tokio_util::sync::CancellationToken::new(),
+    ));
+    let mut seconds = Vec::new();
+    while let Some(event) = rx.recv().await {
+        if let EngineEvent::Snapshot(s) = event {
+            seconds.push(s.second);
+        }
+    }
+    engine.await.expect("join").expect("run");
+    let elapsed = started.elapsed();
+    let sent = target.count("/late");
+    eprintln!("joined at 2 s: {sent} requests in {elapsed:?}, seconds {seconds:?}");
+    assert!(
+        (99..=101).contains(&sent),
+        "only the last second's 100 arrivals: {sent}"
+    );
+    assert!(elapsed < Duration::from_millis(2500), "{elapsed:?}");
+    assert_eq!(seconds.first(), Some(&2), "{seconds:?}");
+    target.shutdown().await;
+}

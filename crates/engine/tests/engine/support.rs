@@ -287,6 +287,7 @@ pub async fn run_cancelled_after(plan: Arc<Plan>, cancel_after: Option<Duration>
             seed: 42,
             arrival_phase: 0.0,
             once: stampede_engine::Once::Here,
+            join_at: std::time::Duration::ZERO,
         },
         tx,
         cancel,

@@ -136,6 +136,7 @@ async fn a_missing_ca_file_stops_the_run_before_it_starts() {
         seed: 1,
         arrival_phase: 0.0,
         once: stampede_engine::Once::Here,
+        join_at: std::time::Duration::ZERO,
     };
     let result = stampede_engine::run(assignment, tx, CancellationToken::new()).await;
     match result {
