@@ -77,6 +77,10 @@ pub struct AgentArgs {
     /// Most virtual users this agent accepts (default: 10,000 per core).
     #[arg(long, value_name = "N")]
     pub capacity_users: Option<u32>,
+    /// A label for placement (`KEY=VALUE`, e.g. `region=eu`); runs can ask for agents by label
+    /// with `stampede run --agent-label`. Repeat for several.
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
     /// Exit once the session to the controller is lost (used by `run --agents`).
     #[arg(long, hide = true)]
     pub exit_on_disconnect: bool,
@@ -104,6 +108,18 @@ pub struct DistributedArgs {
     /// (within their capacity), `continue` without it, or `abort` the run.
     #[arg(long, value_name = "POLICY", default_value = "rebalance", value_parser = parse_loss_policy)]
     pub on_agent_loss: crate::dist::loss::LossPolicy,
+    /// Run only on agents with this label (`KEY=VALUE`, as given to `stampede agent --label`);
+    /// repeat for several.
+    #[arg(long = "agent-label", value_name = "KEY=VALUE", value_parser = parse_label)]
+    pub agent_labels: Vec<(String, String)>,
+}
+
+/// `KEY=VALUE`, for labels.
+pub fn parse_label(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
+        _ => Err(format!("expected KEY=VALUE (e.g. region=eu), got {s:?}")),
+    }
 }
 
 fn parse_loss_policy(s: &str) -> Result<crate::dist::loss::LossPolicy, String> {

@@ -166,6 +166,16 @@ impl Pool {
         self.running.get(run_id)
     }
 
+    /// The agents in the pool.
+    pub fn agent_ids(&self) -> Vec<String> {
+        self.agents.keys().cloned().collect()
+    }
+
+    /// Users no run has reserved on agent `id` (0 for an agent not in the pool).
+    pub fn free_on_agent(&self, id: &str) -> u32 {
+        self.free_on(id)
+    }
+
     /// Queued runs in order, each with why it waits (computed now).
     pub fn queued(&self) -> Vec<(String, String)> {
         (0..self.queue.len())

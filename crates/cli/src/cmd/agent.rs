@@ -22,6 +22,7 @@ pub async fn agent(args: AgentArgs) -> anyhow::Result<u8> {
     if let Some(users) = args.capacity_users {
         config.capacity_users = users;
     }
+    config.labels = args.labels.iter().cloned().collect();
     let shutdown = CancellationToken::new();
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let agent = tokio::spawn(run_agent(

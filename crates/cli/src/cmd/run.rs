@@ -46,6 +46,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         wait_agents: d.wait_agents,
         bundle,
         on_agent_loss: d.on_agent_loss,
+        agent_labels: d.agent_labels.clone(),
     };
     // Kept alive (its agent processes running) until the run is over.
     let _cluster = match d {

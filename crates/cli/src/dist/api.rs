@@ -112,6 +112,7 @@ impl RunService for Api {
             files: r.files,
             scenario_path: r.scenario_path,
             on_agent_loss,
+            agent_labels: r.agent_labels.into_iter().collect(),
         };
         let (tx, rx) = mpsc::channel(256);
         self.manager.submit(spec, tx).await?;

@@ -28,6 +28,8 @@ pub struct Remote {
     pub bundle: super::bundle::Bundle,
     /// What the controller does when an agent is lost.
     pub on_agent_loss: super::loss::LossPolicy,
+    /// Run only on agents with all these labels.
+    pub agent_labels: Vec<(String, String)>,
 }
 
 fn authorized<T>(message: T, token: &str) -> anyhow::Result<Request<T>> {
@@ -64,6 +66,7 @@ pub async fn run_remote(
         files: remote.bundle.files.clone(),
         scenario_path: remote.bundle.scenario_path.clone(),
         on_agent_loss: remote.on_agent_loss.to_string(),
+        agent_labels: remote.agent_labels.iter().cloned().collect(),
     };
     let mut stream = match client.submit(authorized(request, &remote.token)?).await {
         Ok(r) => r.into_inner(),
@@ -108,7 +111,10 @@ pub async fn run_remote(
                 },
                 Ok(Some(_)) => {}
                 Ok(None) => bail!("the controller ended the run without a result"),
-                Err(s) => bail!("lost the controller during the run: {}", s.message()),
+                Err(s) if matches!(s.code(), Code::Unavailable | Code::Unknown | Code::Internal) => {
+                    bail!("lost the controller during the run: {}", s.message())
+                }
+                Err(s) => bail!("the controller refused the run: {}", s.message()),
             },
             _ = &mut ctrl_c, if !interrupted => {
                 interrupted = true;

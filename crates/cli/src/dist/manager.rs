@@ -7,12 +7,14 @@
 
 use super::bundle;
 use super::loss::{LossPolicy, Reassigner};
+use super::pool::SharedPool;
 use super::run_task::{Once, RunTask};
 use super::share::{data_rows, demand};
 use crate::thresholds;
 use stampede_controller::grpc::{Controller, ControllerEvent};
 use stampede_controller::liveness::{AgentState, LivenessEvent};
-use stampede_controller::split::{AgentCapacity, split};
+use stampede_controller::placement::Selector;
+use stampede_controller::split::split;
 use stampede_controller::wire::{agent_seed, share_to_wire};
 use stampede_engine::{SetupVariable, run_setup};
 use stampede_proto::overrides_to_wire;
@@ -47,6 +49,8 @@ pub struct RunSpec {
     pub scenario_path: String,
     /// What to do when an agent is lost.
     pub on_agent_loss: LossPolicy,
+    /// Only agents carrying all these labels run it.
+    pub agent_labels: Selector,
 }
 
 pub type UpdateTx = mpsc::Sender<Result<pb::RunUpdate, Status>>;
@@ -56,6 +60,8 @@ type Routes = Arc<Mutex<HashMap<String, mpsc::Sender<ControllerEvent>>>>;
 pub struct Manager {
     pub(super) controller: Controller,
     routes: Routes,
+    /// Capacity reserved by the runs in progress, and the runs waiting for some.
+    pub(super) pool: Arc<SharedPool>,
     stops: Mutex<HashMap<String, CancellationToken>>,
     pub(super) data_dir: PathBuf,
     next_id: AtomicU64,
@@ -69,10 +75,17 @@ impl Manager {
         data_dir: PathBuf,
     ) -> Arc<Manager> {
         let routes: Routes = Arc::default();
-        tokio::spawn(route(events, routes.clone()));
+        let pool = Arc::new(SharedPool::default());
+        tokio::spawn(route(
+            events,
+            routes.clone(),
+            controller.clone(),
+            pool.clone(),
+        ));
         Arc::new(Manager {
             controller,
             routes,
+            pool,
             stops: Mutex::default(),
             data_dir,
             next_id: AtomicU64::new(1),
@@ -93,8 +106,9 @@ impl Manager {
         stops.get(run_id).inspect(|t| t.cancel()).is_some()
     }
 
-    /// Validates and places a run, sends the assignments and spawns the task that follows it.
-    /// Errors are for the submitter (invalid scenario, not enough agents).
+    /// Validates a run, then places it (it may wait in the queue), runs its `setup`, sends the
+    /// assignments and follows it, on a task of its own. Validation errors are returned; later
+    /// ones (not enough agents, a failed setup) end the submitter's stream.
     pub async fn submit(self: &Arc<Self>, spec: RunSpec, updates: UpdateTx) -> Result<(), Status> {
         let (loaded, unpacked) = bundle::load(
             &spec.source,
@@ -108,15 +122,54 @@ impl Manager {
         thresholds::add_flags(&mut plan, &spec.thresholds, &spec.file_name)
             .map_err(|d| Status::invalid_argument(d.render(false)))?;
         let demand = demand(&plan).map_err(Status::failed_precondition)?;
-        let agents = self
-            .wait_for_agents(spec.min_agents.max(1), spec.wait_agents)
+        let unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let run_id = format!("run-{}-{n}", unix.as_secs());
+        let manager = self.clone();
+        tokio::spawn(async move {
+            let prepared = Prepared {
+                run_id: run_id.clone(),
+                plan,
+                demand,
+                unpacked,
+            };
+            if let Err(status) = manager.launch(spec, prepared, updates.clone()).await {
+                manager.pool.release(&run_id);
+                let _ = updates.send(Err(status)).await;
+            }
+        });
+        Ok(())
+    }
+
+    /// Places, sets up and launches a validated run (see [`Manager::submit`]).
+    async fn launch(
+        self: &Arc<Self>,
+        spec: RunSpec,
+        prepared: Prepared,
+        updates: UpdateTx,
+    ) -> Result<(), Status> {
+        let Prepared {
+            run_id,
+            plan,
+            demand,
+            unpacked,
+        } = prepared;
+        self.wait_for_agents(spec.min_agents.max(1), spec.wait_agents)
             .await?;
-        let capacities: Vec<AgentCapacity> = (agents.iter())
-            .map(|(id, cap, _)| AgentCapacity {
-                agent_id: id.clone(),
-                users: *cap,
-            })
+        self.pool.sync(&self.controller.agents());
+        let users = u32::try_from(demand.users()).unwrap_or(u32::MAX);
+        let placement = self
+            .pool
+            .place(&run_id, users, spec.agent_labels.clone(), &updates)
+            .await?;
+        // Clock offsets of the agents placed (measured at registration).
+        let offsets: BTreeMap<String, i64> = (self.wait_for_agents(1, Duration::ZERO).await?)
+            .into_iter()
+            .map(|(id, _, offset)| (id, offset))
             .collect();
+        let capacities = placement.agents;
         let shares =
             split(&demand, &capacities).map_err(|e| Status::failed_precondition(e.to_string()))?;
         let data_rows = data_rows(&plan, &shares);
@@ -130,8 +183,6 @@ impl Manager {
         let unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let run_id = format!("run-{}-{n}", unix.as_secs());
         let (tx, rx) = mpsc::channel(1024);
         self.routes
             .lock()
@@ -159,10 +210,9 @@ impl Manager {
             offsets: BTreeMap::new(),
             made: 0,
         };
-        for (index, ((share, (_, _, offset)), rows)) in
-            shares.iter().zip(&agents).zip(data_rows).enumerate()
-        {
-            reassigner.offsets.insert(share.agent_id.clone(), *offset);
+        for (index, (share, rows)) in shares.iter().zip(data_rows).enumerate() {
+            let offset = offsets.get(&share.agent_id).copied().unwrap_or(0);
+            reassigner.offsets.insert(share.agent_id.clone(), offset);
             reassigner.rows.insert(share.agent_id.clone(), rows.clone());
             if share.is_idle() {
                 continue;
@@ -172,7 +222,7 @@ impl Manager {
             let assign = pb::Assign {
                 share: Some(wire_share),
                 start_at_unix_ns,
-                clock_offset_ns: *offset,
+                clock_offset_ns: offset,
                 seed: agent_seed(spec.seed, u32::try_from(index).unwrap_or(u32::MAX)),
                 ..template.clone()
             };
@@ -230,6 +280,7 @@ impl Manager {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&id);
+            manager.pool.release(&id);
         });
         Ok(())
     }
@@ -274,13 +325,35 @@ impl Manager {
     }
 }
 
+/// A validated run, before placement.
+struct Prepared {
+    run_id: String,
+    plan: stampede_scenario::Plan,
+    demand: stampede_controller::split::Demand,
+    unpacked: Option<bundle::Unpacked>,
+}
+
 pub(super) fn update(kind: Update) -> pb::RunUpdate {
     pb::RunUpdate { kind: Some(kind) }
 }
 
 /// Hands each event to the runs it concerns.
-async fn route(mut events: mpsc::Receiver<ControllerEvent>, routes: Routes) {
+async fn route(
+    mut events: mpsc::Receiver<ControllerEvent>,
+    routes: Routes,
+    controller: Controller,
+    pool: Arc<SharedPool>,
+) {
     while let Some(event) = events.recv().await {
+        // The pool follows the agents: a new one may start queued runs, a lost one leaves it.
+        match &event {
+            ControllerEvent::Registered(_) => pool.sync(&controller.agents()),
+            ControllerEvent::Liveness(LivenessEvent::Gone { agent, .. }) => {
+                pool.remove_agent(agent)
+            }
+            ControllerEvent::Disconnected { agent_id, .. } => pool.remove_agent(agent_id),
+            _ => {}
+        }
         let targets: Vec<mpsc::Sender<ControllerEvent>> = {
             let routes = routes.lock().unwrap_or_else(|e| e.into_inner());
             match &event {

@@ -323,6 +323,9 @@ impl RunTask {
         let Some(reassigner) = self.reassigner.as_mut() else {
             return;
         };
+        // Room on each survivor: this run's reservation there plus what no run has reserved.
+        let ids: Vec<String> = shares.keys().cloned().collect();
+        reassigner.capacities = manager.pool.room_for(&self.id, &ids);
         let out = match reassigner.reassign(&self.plan, &shares, agent, started, elapsed) {
             Ok(out) => out,
             Err(e) => {
@@ -338,6 +341,7 @@ impl RunTask {
             let run_id = assign.run_id.clone();
             let gained: u32 = (assign.share.as_ref()).map_or(0, |s| s.scenario_users.iter().sum());
             manager.add_route(&self.id, &run_id);
+            manager.pool.reserve_more(&self.id, &survivor, gained);
             if manager
                 .controller
                 .send(&survivor, ToAgent::Assign(assign))

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-const TOKEN: &str = "test-token-0123456789abcdef";
+pub const TOKEN: &str = "test-token-0123456789abcdef";
 
 /// Child processes killed when the test ends, however it ends.
-struct Procs(Vec<Child>);
+pub struct Procs(pub Vec<Child>);
 
 impl Drop for Procs {
     fn drop(&mut self) {
@@ -23,7 +23,7 @@ impl Drop for Procs {
 }
 
 /// Starts `stampede controller` on ports chosen by the system; returns the agent and API URLs.
-fn controller(dir: &Path, procs: &mut Procs) -> (String, String, PathBuf) {
+pub fn controller(dir: &Path, procs: &mut Procs) -> (String, String, PathBuf) {
     let tokens = write(dir, "ctl.token", &format!("# test\n{TOKEN}\n"));
     let data = dir.join("data");
     let mut child = stampede()
@@ -65,8 +65,14 @@ fn controller(dir: &Path, procs: &mut Procs) -> (String, String, PathBuf) {
 }
 
 fn agent(url: &str, tokens: &Path, id: &str, procs: &mut Procs) {
+    agent_with(url, tokens, id, &[], procs);
+}
+
+/// Starts `stampede agent` with `extra` flags (capacity, labels).
+pub fn agent_with(url: &str, tokens: &Path, id: &str, extra: &[&str], procs: &mut Procs) {
     let child = stampede()
         .args(["agent", "--controller", url, "--id", id])
+        .args(extra)
         .arg("--token-file")
         .arg(tokens)
         .stdout(Stdio::null())
