@@ -45,6 +45,8 @@ pub struct Demand {
     pub pre_allocated_users: u32,
     /// Iterations the whole run starts (`--iterations`), shared by every agent.
     pub iterations: Option<u64>,
+    /// Requests the whole run sends (`--max-requests`), shared by every agent.
+    pub max_requests: Option<u64>,
     /// Rows of a feeder whose rows must each be used by one agent only.
     pub unique_rows: Option<u64>,
 }
@@ -80,6 +82,8 @@ pub struct AgentShare {
     pub phase: f64,
     /// Iterations this agent starts, when the run limits them.
     pub iterations: Option<u64>,
+    /// Requests this agent sends, when the run limits them.
+    pub max_requests: Option<u64>,
     /// Unique feeder rows this agent may use, half-open, in order.
     pub unique_rows: Vec<Range<u64>>,
 }
@@ -95,6 +99,7 @@ impl AgentShare {
         self.users() == 0
             && self.rate_share == 0.0
             && self.iterations.unwrap_or(0) == 0
+            && self.max_requests.unwrap_or(0) == 0
             && self.unique_rows.is_empty()
     }
 
@@ -169,6 +174,7 @@ pub fn split(demand: &Demand, agents: &[AgentCapacity]) -> Result<Vec<AgentShare
             rate_share: 0.0,
             phase: 0.0,
             iterations: None,
+            max_requests: None,
             unique_rows: Vec::new(),
         })
         .collect();
@@ -192,6 +198,7 @@ fn add_proportional(shares: &mut [AgentShare], demand: &Demand, weights: &[u64],
         .collect();
     let pre = largest_remainder(u64::from(demand.pre_allocated_users), weights);
     let iterations = demand.iterations.map(|i| largest_remainder(i, weights));
+    let requests = demand.max_requests.map(|i| largest_remainder(i, weights));
     let rows = demand.unique_rows.map(|m| largest_remainder(m, weights));
     let mut next_row = first_row;
     for (k, share) in shares.iter_mut().enumerate() {
@@ -204,6 +211,9 @@ fn add_proportional(shares: &mut [AgentShare], demand: &Demand, weights: &[u64],
         share.pre_allocated_users += pre[k] as u32;
         if let Some(it) = &iterations {
             share.iterations = Some(share.iterations.unwrap_or(0) + it[k]);
+        }
+        if let Some(r) = &requests {
+            share.max_requests = Some(share.max_requests.unwrap_or(0) + r[k]);
         }
         if let Some(rows) = &rows
             && rows[k] > 0
@@ -238,6 +248,8 @@ pub struct LostProgress {
     pub iterations_started: u64,
     /// Unique rows it consumed, from the start of its ranges; the rest is re-assigned.
     pub rows_used: u64,
+    /// Requests it sent; the rest of its request budget is re-assigned.
+    pub requests_sent: u64,
 }
 
 /// Re-assigns the share of `lost` to the other agents of `shares`, in proportion to their free
@@ -299,6 +311,9 @@ pub fn rebalance(
         iterations: gone
             .iterations
             .map(|i| i.saturating_sub(progress.iterations_started)),
+        max_requests: gone
+            .max_requests
+            .map(|r| r.saturating_sub(progress.requests_sent)),
         unique_rows: None,
     };
     add_proportional(&mut survivors, &rest, &weights, 0);
@@ -363,6 +378,9 @@ pub fn extension(before: &AgentShare, after: &AgentShare) -> AgentShare {
         iterations: after
             .iterations
             .map(|a| a.saturating_sub(before.iterations.unwrap_or(0))),
+        max_requests: after
+            .max_requests
+            .map(|a| a.saturating_sub(before.max_requests.unwrap_or(0))),
         unique_rows: skip_rows(&after.unique_rows, done),
     }
 }

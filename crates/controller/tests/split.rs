@@ -323,10 +323,12 @@ fn rebalance_keeps_totals_and_capacity() {
                     LostProgress {
                         iterations_started: 10,
                         rows_used: 3,
+                        requests_sent: 7,
                     },
                     LostProgress {
                         iterations_started: u64::MAX,
                         rows_used: u64::MAX,
+                        requests_sent: u64::MAX,
                     },
                 ] {
                     check_rebalance(&demand, caps, lost, progress);
@@ -399,7 +401,11 @@ proptest! {
         demand.stage_users = vec![n / 4, n];
         demand.iterations = Some(5_000);
         demand.unique_rows = Some(10_000);
-        let progress = LostProgress { iterations_started: used, rows_used: used };
+        let progress = LostProgress {
+            iterations_started: used,
+            rows_used: used,
+            requests_sent: used,
+        };
         check_rebalance(&demand, &caps, lost.index(caps.len()), progress);
     }
 }

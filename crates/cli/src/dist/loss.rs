@@ -60,6 +60,15 @@ impl fmt::Display for LossPolicy {
     }
 }
 
+/// What an agent had done, from its snapshots.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Done {
+    /// Iterations started (completed + interrupted).
+    pub iterations: u64,
+    /// Requests sent.
+    pub requests: u64,
+}
+
 /// A lost share, re-assigned: the survivors' new shares and what to send them.
 #[derive(Debug)]
 pub struct Reassigned {
@@ -85,20 +94,21 @@ pub struct Reassigner {
 }
 
 impl Reassigner {
-    /// Re-assigns the share of `lost` (which had started `started` iterations) to the agents of
-    /// `shares` other than it, `elapsed` into the run's profile.
+    /// Re-assigns the share of `lost` (which had done `started`, as far as its snapshots tell) to
+    /// the agents of `shares` other than it, `elapsed` into the run's profile.
     pub fn reassign(
         &mut self,
         plan: &Plan,
         shares: &BTreeMap<String, AgentShare>,
         lost: &str,
-        started: u64,
+        started: Done,
         elapsed: Duration,
     ) -> Result<Reassigned, String> {
         let all: Vec<AgentShare> = shares.values().cloned().collect();
         let progress = LostProgress {
-            iterations_started: started,
+            iterations_started: started.iterations,
             rows_used: 0,
+            requests_sent: started.requests,
         };
         let after = rebalance(&all, lost, &self.capacities, progress).map_err(|e| e.to_string())?;
         let lost_rows = self.rows.get(lost).cloned().unwrap_or_default();
@@ -197,7 +207,13 @@ mod tests {
             made: 0,
         };
         let out = r
-            .reassign(&plan, &shares, "a", 0, Duration::from_millis(4200))
+            .reassign(
+                &plan,
+                &shares,
+                "a",
+                Done::default(),
+                Duration::from_millis(4200),
+            )
             .unwrap();
         assert_eq!(out.shares.len(), 2);
         let users: u32 = out.shares.values().map(AgentShare::users).sum();
@@ -212,6 +228,9 @@ mod tests {
             assert_eq!(a.join_at_ns, 4_200_000_000);
             assert_eq!(a.clock_offset_ns, if agent == "c" { -5 } else { 0 });
         }
-        assert!(r.reassign(&plan, &shares, "zz", 0, Duration::ZERO).is_err());
+        assert!(
+            r.reassign(&plan, &shares, "zz", Done::default(), Duration::ZERO)
+                .is_err()
+        );
     }
 }

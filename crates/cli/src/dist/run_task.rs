@@ -13,7 +13,7 @@
 //! [`RunResult`]: stampede_metrics::RunResult
 
 use super::bundle;
-use super::loss::{LossPolicy, Reassigner};
+use super::loss::{Done, LossPolicy, Reassigner};
 use super::manager::{GRACE, Manager, START_DELAY, UpdateTx, update, write_atomic};
 use crate::thresholds;
 use stampede_controller::grpc::ControllerEvent;
@@ -63,8 +63,8 @@ pub(super) struct RunTask {
     pub policy: LossPolicy,
     /// Builds the extensions of a rebalance.
     pub reassigner: Option<Reassigner>,
-    /// Iterations each agent started (completed + interrupted), from its snapshots.
-    started_iterations: BTreeMap<String, u64>,
+    /// What each agent had done, from its snapshots.
+    done: BTreeMap<String, Done>,
     /// Stopped because an agent was lost under policy `abort`.
     aborted: bool,
 }
@@ -117,7 +117,7 @@ impl RunTask {
             once: None,
             policy: LossPolicy::default(),
             reassigner: None,
-            started_iterations: BTreeMap::new(),
+            done: BTreeMap::new(),
             aborted: false,
         }
     }
@@ -228,8 +228,11 @@ impl RunTask {
             ControllerEvent::Snapshot {
                 agent_id, snapshot, ..
             } => {
-                *self.started_iterations.entry(agent_id.clone()).or_default() +=
-                    snapshot.iterations + snapshot.interrupted_iterations;
+                let done = self.done.entry(agent_id.clone()).or_default();
+                done.iterations += snapshot.iterations + snapshot.interrupted_iterations;
+                done.requests += (snapshot.steps.iter())
+                    .map(|(_, s)| s.requests)
+                    .sum::<u64>();
                 let second = snapshot.second;
                 if self.closed_through.is_some_and(|c| second <= c) {
                     self.ingest(&snapshot).await; // late: still counted in the totals
@@ -318,7 +321,7 @@ impl RunTask {
             .filter(|(a, _)| alive.contains(a) || a.as_str() == agent)
             .map(|(a, s)| (a.clone(), s.clone()))
             .collect();
-        let started = self.started_iterations.get(agent).copied().unwrap_or(0);
+        let started = self.done.get(agent).copied().unwrap_or_default();
         let elapsed = Instant::now().saturating_duration_since(self.start);
         let Some(reassigner) = self.reassigner.as_mut() else {
             return;

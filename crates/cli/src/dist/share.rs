@@ -31,17 +31,11 @@ pub fn demand(plan: &Plan) -> Result<Demand, String> {
             s.name
         ));
     }
-    if plan.load.limits.max_requests.is_some() {
-        return Err(
-            "`max_requests` (--max-requests) cannot be split across agents yet: run it \
-                    locally, or limit the run with `iterations` or a duration"
-                .into(),
-        );
-    }
     // `iterations: { per_user: N }` needs no splitting: each user runs on exactly one agent.
     let weights: Vec<u32> = plan.scenarios.iter().map(|s| s.weight).collect();
     let mut d = Demand {
         iterations: plan.load.limits.iterations,
+        max_requests: plan.load.limits.max_requests,
         ..Demand::default()
     };
     match &plan.load.arrival {
@@ -124,6 +118,7 @@ pub fn apply_share(plan: &mut Plan, share: &pb::Share) -> Result<(), String> {
         scenario.weight = users;
     }
     plan.load.limits.iterations = share.iterations;
+    plan.load.limits.max_requests = share.max_requests;
     if !share.data_rows.is_empty() {
         if share.data_rows.len() != plan.data.len() {
             return Err(format!(
@@ -214,13 +209,29 @@ mod tests {
     }
 
     #[test]
-    fn own_loads_and_max_requests_are_refused_with_a_reason() {
+    fn max_requests_is_split_exactly() {
         let o = Overrides {
-            max_requests: Some(10),
+            max_requests: Some(1000),
             ..Overrides::default()
         };
         let plan = load_str(CLOSED, "t.yaml", &o).unwrap().plan;
-        assert!(demand(&plan).unwrap_err().contains("max_requests"));
+        let d = demand(&plan).unwrap();
+        let agents: Vec<AgentCapacity> = [20, 50, 30]
+            .iter()
+            .enumerate()
+            .map(|(i, &users)| AgentCapacity {
+                agent_id: format!("a{i}"),
+                users,
+            })
+            .collect();
+        let shares = split(&d, &agents).unwrap();
+        let mut total = 0;
+        for s in &shares {
+            let mut p = plan.clone();
+            apply_share(&mut p, &share_to_wire(s)).unwrap();
+            total += p.load.limits.max_requests.unwrap();
+        }
+        assert_eq!(total, 1000);
     }
 
     #[test]

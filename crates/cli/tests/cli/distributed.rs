@@ -442,3 +442,23 @@ async fn open_model_rates_are_split_not_multiplied() {
     assert_eq!(target.count("/o"), 120);
     assert_eq!(read_result(&out_file)["summary"]["requests"], 120);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_requests_is_split_not_multiplied() {
+    let target = TestTarget::start().await;
+    let dir = temp_dir("dist-max-requests");
+    let file = steady(&dir, &target.url(), "30s");
+    let out_file = dir.join("result.json");
+    let out = output({
+        let mut c = stampede();
+        c.arg("run")
+            .arg(&file)
+            .args(["--agents", "2", "--max-requests", "50", "--quiet", "--out"])
+            .arg(&out_file);
+        c
+    })
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(target.count("/a"), 50, "the cluster sends exactly --max-requests");
+    assert_eq!(read_result(&out_file)["summary"]["requests"].as_u64(), Some(50));
+}
