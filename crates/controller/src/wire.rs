@@ -20,6 +20,7 @@ pub fn share_to_wire(share: &AgentShare) -> pb::Share {
             .collect(),
         data_rows: Vec::new(),
         max_requests: share.max_requests,
+        scenario_loads: Vec::new(),
     }
 }
 

@@ -13,6 +13,7 @@
 //! used is unknown and a row must never be used twice (users of the extension that need such a
 //! row stop); `sequential` feeders hand on the lost agent's block, `random` ones the whole file.
 
+use super::own_load;
 use stampede_controller::split::{AgentCapacity, AgentShare, LostProgress, extension, rebalance};
 use stampede_controller::wire::share_to_wire;
 use stampede_proto::pb;
@@ -110,21 +111,28 @@ impl Reassigner {
             rows_used: 0,
             requests_sent: started.requests,
         };
-        let after = rebalance(&all, lost, &self.capacities, progress).map_err(|e| e.to_string())?;
+        let mut after =
+            rebalance(&all, lost, &self.capacities, progress).map_err(|e| e.to_string())?;
+        own_load::refine(plan, &mut after);
+        let loads_before = own_load::scenario_loads(plan, &all);
+        let loads_after = own_load::scenario_loads(plan, &after);
         let lost_rows = self.rows.get(lost).cloned().unwrap_or_default();
         let mut out = Reassigned {
             shares: BTreeMap::new(),
             assigns: Vec::new(),
         };
-        for new in after {
+        for (k, new) in after.into_iter().enumerate() {
             let Some(old) = shares.get(&new.agent_id) else {
                 continue;
             };
+            let old_index = all.iter().position(|s| s.agent_id == new.agent_id);
+            let old_loads = old_index.map_or(&[][..], |i| loads_before[i].as_slice());
             let ext = extension(old, &new);
             if !ext.is_idle() {
                 self.made += 1;
                 let mut share = share_to_wire(&ext);
                 share.data_rows = handed_on(plan, &lost_rows);
+                share.scenario_loads = own_load::extension(old_loads, &loads_after[k]);
                 let mut assign = self.template.clone();
                 assign.run_id = format!("{}~{}", self.template.run_id, self.made);
                 assign.share = Some(share);

@@ -7,6 +7,7 @@
 
 use super::bundle;
 use super::loss::{LossPolicy, Reassigner};
+use super::own_load;
 use super::pool::SharedPool;
 use super::run_task::{Once, RunTask};
 use super::share::{data_rows, demand};
@@ -170,9 +171,11 @@ impl Manager {
             .map(|(id, _, offset)| (id, offset))
             .collect();
         let capacities = placement.agents;
-        let shares =
+        let mut shares =
             split(&demand, &capacities).map_err(|e| Status::failed_precondition(e.to_string()))?;
+        own_load::refine(&plan, &mut shares);
         let data_rows = data_rows(&plan, &shares);
+        let mut scenario_loads = own_load::scenario_loads(&plan, &shares).into_iter();
         let plan = Arc::new(plan);
         // `setup` runs here, once for the whole cluster, before any agent starts.
         let (setup_vars, setup_snapshot) =
@@ -219,6 +222,7 @@ impl Manager {
             }
             let mut wire_share = share_to_wire(share);
             wire_share.data_rows = rows;
+            wire_share.scenario_loads = scenario_loads.next().unwrap_or_default();
             let assign = pb::Assign {
                 share: Some(wire_share),
                 start_at_unix_ns,

@@ -9,6 +9,7 @@ pub mod client;
 pub mod cluster;
 pub mod loss;
 pub mod manager;
+pub mod own_load;
 pub mod pool;
 pub mod run_task;
 pub mod runner;

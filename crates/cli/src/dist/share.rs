@@ -11,6 +11,8 @@
 //! `max_users` and `pre_allocated_users`; the runner passes the share's phase to the engine
 //! (`Assignment::arrival_phase`), so the agents' arrivals interleave evenly.
 //!
+//! **Scenarios with their own `load`** are divided by [`super::own_load`].
+//!
 //! **Feeders.** Each agent draws from its own block of every sequential and unique feeder's rows
 //! ([`data_rows`]), blocks in proportion to its users that together cover the file: `unique`
 //! rows stay unique cluster-wide, and `sequential` rows are walked once across the cluster
@@ -24,15 +26,12 @@ use std::sync::Arc;
 
 /// The cluster-wide demand of a plan, or why it cannot be distributed yet.
 pub fn demand(plan: &Plan) -> Result<Demand, String> {
-    if let Some(s) = plan.scenarios.iter().find(|s| s.load.is_some()) {
-        return Err(format!(
-            "scenario {:?} has its own `load`: distributed runs support only the top-level load \
-             for now; run it locally, or move its load to the top level",
-            s.name
-        ));
-    }
     // `iterations: { per_user: N }` needs no splitting: each user runs on exactly one agent.
-    let weights: Vec<u32> = plan.scenarios.iter().map(|s| s.weight).collect();
+    // Scenarios with a load of their own take no part in the top-level mix; their users are
+    // their own load's peak (see `own_load`).
+    let weights: Vec<u32> = (plan.scenarios.iter())
+        .map(|s| if s.load.is_some() { 0 } else { s.weight })
+        .collect();
     let mut d = Demand {
         iterations: plan.load.limits.iterations,
         max_requests: plan.load.limits.max_requests,
@@ -47,6 +46,11 @@ pub fn demand(plan: &Plan) -> Result<Demand, String> {
         Some(arrival) => {
             d.scenario_users = split_by_weight(arrival.max_users, &weights);
             d.pre_allocated_users = arrival.pre_allocated_users;
+        }
+    }
+    for (users, scenario) in d.scenario_users.iter_mut().zip(&plan.scenarios) {
+        if let Some(load) = &scenario.load {
+            *users = load.max_users();
         }
     }
     Ok(d)
@@ -146,6 +150,7 @@ pub fn apply_share(plan: &mut Plan, share: &pb::Share) -> Result<(), String> {
             }
         }
     }
+    super::own_load::apply(plan, &share.scenario_loads)?;
     match &mut plan.load.arrival {
         None => {
             if share.stage_users.len() != plan.load.stages.len() {
@@ -163,7 +168,10 @@ pub fn apply_share(plan: &mut Plan, share: &pb::Share) -> Result<(), String> {
             for stage in &mut arrival.stages {
                 stage.rate *= share.rate_share;
             }
-            arrival.max_users = share.scenario_users.iter().sum();
+            arrival.max_users = (share.scenario_users.iter().zip(&plan.scenarios))
+                .filter(|(_, s)| s.load.is_none())
+                .map(|(users, _)| users)
+                .sum();
             arrival.pre_allocated_users = share.pre_allocated_users.min(arrival.max_users);
         }
     }

@@ -459,6 +459,44 @@ async fn max_requests_is_split_not_multiplied() {
     })
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(target.count("/a"), 50, "the cluster sends exactly --max-requests");
-    assert_eq!(read_result(&out_file)["summary"]["requests"].as_u64(), Some(50));
+    assert_eq!(
+        target.count("/a"),
+        50,
+        "the cluster sends exactly --max-requests"
+    );
+    assert_eq!(
+        read_result(&out_file)["summary"]["requests"].as_u64(),
+        Some(50)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenarios_with_their_own_load_are_split_not_multiplied() {
+    let target = TestTarget::start().await;
+    let dir = temp_dir("dist-own-load");
+    let yaml = format!(
+        "version: 1\ntarget: {}\nload: {{ users: 4, spawn_rate: 100/s, duration: 2s }}\n\
+         scenarios:\n  - name: browse\n    think_time: 100ms\n    steps:\n      - get: /a\n\
+         \x20 - name: buy\n    load: {{ arrival_rate: 20/s, duration: 2s, max_users: 10 }}\n    steps:\n      - get: /b\n",
+        target.url()
+    );
+    let file = write(&dir, "own.yaml", &yaml);
+    let out_file = dir.join("result.json");
+    let out = output({
+        let mut c = stampede();
+        c.arg("run")
+            .arg(&file)
+            .args(["--agents", "2", "--quiet", "--out"])
+            .arg(&out_file);
+        c
+    })
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // 20/s for 2 s on the cluster, not on each agent.
+    assert_eq!(target.count("/b"), 40, "{:?}", target.counts());
+    // 4 browsing users at ~9 requests/s for 2 s: far below what 8 (multiplied) would send.
+    let browse = target.count("/a");
+    assert!((40..=90).contains(&browse), "{browse}");
+    let result = read_result(&out_file);
+    assert_eq!(row(&result, "buy", "/b")["requests"].as_u64(), Some(40));
 }
