@@ -45,6 +45,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         min_agents: d.min_agents,
         wait_agents: d.wait_agents,
         bundle,
+        tls: d.tls.files(),
     };
     // Kept alive (its agent processes running) until the run is over.
     let _cluster = match d {

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod manager;
 pub mod runner;
 pub mod share;
+pub mod tls;
 
 use anyhow::Context;
 use std::path::Path;

@@ -8,5 +8,6 @@ mod language;
 mod load_models;
 mod reports;
 mod run;
+mod security;
 mod thresholds;
 mod validate;
