@@ -11,6 +11,7 @@
 //! load is never doubled for long, and never runs unattended.
 
 mod deadman;
+pub mod diagnose;
 mod session;
 
 use stampede_metrics::Snapshot;
@@ -50,6 +51,10 @@ pub struct AgentConfig {
     /// `max_backoff`, reset after a session that registered.
     pub min_backoff: Duration,
     pub max_backoff: Duration,
+    /// TLS settings for an `https://` controller URL (trusted CAs, client certificate); with
+    /// `None` an `https://` URL trusts no CA, so every certificate is refused. Ignored for
+    /// `http://` URLs.
+    pub tls: Option<tonic::transport::ClientTlsConfig>,
 }
 
 impl AgentConfig {
@@ -75,6 +80,7 @@ impl AgentConfig {
             connect_timeout: Duration::from_secs(5),
             min_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(10),
+            tls: None,
         }
     }
 }
@@ -183,4 +189,8 @@ pub enum AgentError {
     Unauthenticated(String),
     #[error("the controller refused the agent: {0}")]
     Refused(String),
+    /// TLS is misconfigured on one side (plain and TLS mixed, untrusted certificate, missing
+    /// client certificate); fatal until the agent has registered once, retried afterwards.
+    #[error("{0}")]
+    Tls(String),
 }

@@ -20,7 +20,13 @@ use tonic::{Code, Request, Streaming};
 enum End {
     Shutdown,
     Fatal(AgentError),
-    Lost { registered: bool, reason: String },
+    Lost {
+        registered: bool,
+        reason: String,
+    },
+    /// The connection failed in a way retrying will not fix (TLS mixed with plain, untrusted
+    /// certificate, missing client certificate).
+    Misconfigured(String),
 }
 
 /// Everything a session needs that outlives it.
@@ -52,6 +58,16 @@ pub async fn run_agent(
         })?
         .connect_timeout(config.connect_timeout)
         .tcp_nodelay(true);
+    let endpoint = match &config.tls {
+        Some(tls) => endpoint.tls_config(tls.clone()).map_err(|e| {
+            let reason = crate::diagnose::chain(&e);
+            AgentError::Tls(format!(
+                "the TLS settings cannot be used for {}: {reason}",
+                config.controller
+            ))
+        })?,
+        None => endpoint,
+    };
     let auth = MetadataValue::try_from(format!("Bearer {}", config.token))
         .map_err(|_| AgentError::InvalidToken)?;
     let runs = Arc::new(Runs::default());
@@ -72,11 +88,20 @@ pub async fn run_agent(
         config,
     };
     let mut backoff = agent.config.min_backoff;
+    let mut ever_registered = false;
     let result = loop {
         match agent.session(&mut reports_rx).await {
             End::Shutdown => break Ok(()),
             End::Fatal(e) => break Err(e),
+            // Before the first registration a TLS mistake is a configuration error to report;
+            // afterwards the controller may be rotating its certificate: keep trying.
+            End::Misconfigured(reason) if !ever_registered => break Err(AgentError::Tls(reason)),
+            End::Misconfigured(reason) => {
+                tracing::warn!(%reason, "cannot connect, retrying");
+                agent.emit(AgentEvent::Disconnected { reason });
+            }
             End::Lost { registered, reason } => {
+                ever_registered |= registered;
                 tracing::info!(%reason, "session lost, reconnecting");
                 agent.emit(AgentEvent::Disconnected { reason });
                 if registered {
@@ -117,6 +142,19 @@ fn lost(registered: bool, reason: impl Into<String>) -> End {
     }
 }
 
+/// A failed connection or registration: [`End::Misconfigured`] when it is a TLS set-up mistake
+/// (the message then says what to do), else a lost session to retry.
+fn failed(url: &str, what: &str, error: &(dyn std::error::Error + 'static)) -> End {
+    let chain = crate::diagnose::chain(error);
+    if let Some(hint) = crate::diagnose::tls_hint(url, &chain) {
+        return End::Misconfigured(format!("{what} {url}: {chain} ({hint})"));
+    }
+    match crate::diagnose::possible_tls_cause(url, &chain) {
+        Some(hint) => lost(false, format!("{what} {url}: {chain} ({hint})")),
+        None => lost(false, format!("{what} {url}: {chain}")),
+    }
+}
+
 impl Agent {
     fn emit(&self, event: AgentEvent) {
         if let Some(tx) = &self.events {
@@ -143,10 +181,9 @@ impl Agent {
     async fn session(&self, reports: &mut mpsc::Receiver<AgentMessage>) -> End {
         let silence = self.config.dead_man_timeout;
         let connect = async {
-            let channel = self.endpoint.connect().await.map_err(|e| {
-                let url = &self.config.controller;
-                lost(false, format!("cannot connect to {url}: {e}"))
-            })?;
+            let url = &self.config.controller;
+            let channel = (self.endpoint.connect().await)
+                .map_err(|e| failed(url, "cannot connect to", &e))?;
             let mut client = AgentServiceClient::new(channel)
                 .max_decoding_message_size(stampede_proto::MAX_MESSAGE_BYTES);
             let (out, out_rx) = mpsc::channel(64);
@@ -160,7 +197,7 @@ impl Agent {
                 Err(s) if s.code() == Code::Unauthenticated => {
                     return Err(End::Fatal(AgentError::Unauthenticated(s.message().into())));
                 }
-                Err(s) => return Err(lost(false, format!("session refused: {}", s.message()))),
+                Err(s) => return Err(failed(url, "the session was refused by", &s)),
             };
             match inbound.message().await {
                 Ok(Some(pb::ControllerMessage {
@@ -183,7 +220,7 @@ impl Agent {
                     false,
                     "the controller did not answer the registration",
                 )),
-                Err(s) => Err(lost(false, format!("registration failed: {}", s.message()))),
+                Err(s) => Err(failed(url, "the registration failed at", &s)),
             }
         };
         let (inbound, out, registered) = tokio::select! {

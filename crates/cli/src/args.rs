@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a scenario file against its target and print a summary.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check a scenario file without running it (exit 0 valid, 2 invalid).
     Validate(ValidateArgs),
     /// Start a built-in sample shop on loopback and run a mixed scenario against it.
@@ -53,11 +53,58 @@ pub struct ControllerArgs {
     /// Where finished runs are written, as `<run-id>.json`.
     #[arg(long, value_name = "DIR", default_value = "stampede-data")]
     pub data_dir: PathBuf,
+    /// PEM certificate (chain) of the controller: serve TLS on both ports (with --tls-key);
+    /// agents and `run --controller` then dial `https://` URLs.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA certificate(s): both ports require a client certificate signed by one (mutual TLS).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub client_ca: Option<PathBuf>,
+    /// Only allow runs whose hosts match: a name (`localhost`), `*.domain`, an IP or CIDR
+    /// (`10.0.0.0/8`, `::1/128`), optionally `:port` (repeatable; names are not resolved).
+    #[arg(long = "allow-target", value_name = "PATTERN")]
+    pub allow_targets: Vec<String>,
+    /// File of --allow-target patterns, one per line (`#` comments); repeatable.
+    #[arg(long = "allow-targets-file", value_name = "FILE")]
+    pub allow_targets_files: Vec<PathBuf>,
+}
+
+/// TLS settings of a side that dials the controller (`agent`, `run --controller`).
+#[derive(Args, Debug, Default, Clone)]
+pub struct DialTlsArgs {
+    /// PEM CA certificate(s) to trust for an https:// controller URL, instead of the built-in
+    /// public roots.
+    #[arg(long, value_name = "FILE", requires = "controller")]
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate, for a controller started with --client-ca (with --tls-key).
+    #[arg(
+        long = "tls-cert",
+        value_name = "FILE",
+        requires = "client_key",
+        requires = "controller"
+    )]
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long = "tls-key", value_name = "FILE", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+}
+
+impl DialTlsArgs {
+    /// The files, for [`crate::dist::tls`].
+    pub fn files(&self) -> crate::dist::tls::ClientFiles {
+        crate::dist::tls::ClientFiles {
+            ca_file: self.ca_file.clone(),
+            identity: self.client_cert.clone().zip(self.client_key.clone()),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
 pub struct AgentArgs {
-    /// The controller's agent port, e.g. `http://10.0.0.5:7600`.
+    /// The controller's agent port, e.g. `http://10.0.0.5:7600` (`https://` when it uses TLS).
     #[arg(long, value_name = "URL")]
     pub controller: String,
     /// File holding the token (its first token is used).
@@ -84,12 +131,15 @@ pub struct AgentArgs {
     /// Exit once the session to the controller is lost (used by `run --agents`).
     #[arg(long, hide = true)]
     pub exit_on_disconnect: bool,
+    #[command(flatten)]
+    pub tls: DialTlsArgs,
 }
 
 /// Where a run executes, when not in this process.
 #[derive(Args, Debug, Default, Clone)]
 pub struct DistributedArgs {
-    /// Submit the run to a controller's API, e.g. `http://127.0.0.1:7601`.
+    /// Submit the run to a controller's API, e.g. `http://127.0.0.1:7601` (`https://` when it
+    /// uses TLS).
     #[arg(long, value_name = "URL", conflicts_with = "agents")]
     pub controller: Option<String>,
     /// Token file for --controller (its first token is used).
@@ -112,6 +162,8 @@ pub struct DistributedArgs {
     /// repeat for several.
     #[arg(long = "agent-label", value_name = "KEY=VALUE", value_parser = parse_label)]
     pub agent_labels: Vec<(String, String)>,
+    #[command(flatten)]
+    pub tls: DialTlsArgs,
 }
 
 /// `KEY=VALUE`, for labels.

@@ -8,11 +8,13 @@
 //! * [`liveness`]: heartbeat → missing → gone, as a state machine;
 //! * [`clock`]: agent clock offsets from NTP-style probes;
 //! * [`placement`]: capacity metering when several runs share a pool of agents;
-//! * [`auth`]: agent tokens, checked in constant time.
+//! * [`auth`]: agent tokens, checked in constant time;
+//! * [`allow`]: the target allow-list (host patterns and CIDRs) runs are checked against.
 //!
 //! [`grpc`] puts the network around it: the `AgentService` that agents dial; [`wire`] turns
 //! splitter output into `Assign` fields.
 
+pub mod allow;
 pub mod auth;
 pub mod clock;
 mod fmt;

@@ -19,6 +19,13 @@ pub async fn agent(args: AgentArgs) -> anyhow::Result<u8> {
     };
     let id = args.id.clone().unwrap_or_else(default_id);
     let mut config = AgentConfig::new(args.controller.clone(), token, id.clone());
+    config.tls = match crate::dist::tls::for_url(&args.controller, &args.tls.files()) {
+        Ok(tls) => tls,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(exit::INVALID);
+        }
+    };
     if let Some(users) = args.capacity_users {
         config.capacity_users = users;
     }
@@ -69,6 +76,10 @@ pub async fn agent(args: AgentArgs) -> anyhow::Result<u8> {
         Ok(()) => Ok(exit::OK),
         Err(e @ (AgentError::Unauthenticated(_) | AgentError::InvalidToken)) => {
             eprintln!("error: {e}: use a token listed in the controller's --token-file");
+            Ok(exit::INVALID)
+        }
+        Err(e @ AgentError::Tls(_)) => {
+            eprintln!("error: {e}");
             Ok(exit::INVALID)
         }
         Err(e) => {

@@ -14,7 +14,7 @@ use crate::args::Command;
 /// Runs a subcommand and returns the process exit code.
 pub async fn dispatch(command: Command) -> anyhow::Result<u8> {
     match command {
-        Command::Run(args) => run::run(args).await,
+        Command::Run(args) => run::run(*args).await,
         Command::Validate(args) => validate::validate(&args),
         Command::Demo(args) => demo::demo(args).await,
         Command::Schema(args) => schema::schema(&args),

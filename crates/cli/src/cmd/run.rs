@@ -47,6 +47,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         bundle,
         on_agent_loss: d.on_agent_loss,
         agent_labels: d.agent_labels.clone(),
+        tls: d.tls.files(),
     };
     // Kept alive (its agent processes running) until the run is over.
     let _cluster = match d {

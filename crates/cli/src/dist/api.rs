@@ -1,7 +1,10 @@
 //! The controller's two ports: the agent service (agents dial it) and the run API
-//! (`stampede run --controller` submits to it), both requiring a bearer token.
+//! (`stampede run --controller` submits to it), both requiring a bearer token, both served over
+//! TLS (optionally requiring client certificates) when [`Security::tls`] is set. Submitted runs
+//! are checked against the target allow-list before the run manager sees them.
 
 use super::manager::{Manager, RunSpec};
+use stampede_controller::allow::AllowList;
 use stampede_controller::auth::Tokens;
 use stampede_controller::grpc::{Controller, ServiceConfig};
 use stampede_proto::pb::run_service_server::{RunService, RunServiceServer};
@@ -24,7 +27,16 @@ pub struct Running {
     pub servers: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
-/// Binds both ports and serves until `shutdown` fires.
+/// What protects the ports besides tokens.
+#[derive(Debug, Default)]
+pub struct Security {
+    /// TLS for both ports (and client-certificate checking when it names a client CA).
+    pub tls: Option<tonic::transport::ServerTlsConfig>,
+    /// Targets runs may send load to; empty allows every target.
+    pub allow: AllowList,
+}
+
+/// Binds both ports and serves until `shutdown` fires (plain HTTP/2, every target allowed).
 pub async fn serve(
     listen: SocketAddr,
     api: SocketAddr,
@@ -32,7 +44,26 @@ pub async fn serve(
     data_dir: PathBuf,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
+    let security = Security::default();
+    serve_secure(listen, api, tokens, data_dir, security, shutdown).await
+}
+
+/// Binds both ports and serves until `shutdown` fires, with `security`.
+pub async fn serve_secure(
+    listen: SocketAddr,
+    api: SocketAddr,
+    tokens: Tokens,
+    data_dir: PathBuf,
+    security: Security,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
     use anyhow::Context;
+    let builder = || match &security.tls {
+        Some(tls) => (tonic::transport::Server::builder().tls_config(tls.clone()))
+            .context("the TLS certificate and key cannot be served"),
+        None => Ok(tonic::transport::Server::builder()),
+    };
+    let (mut agent_builder, mut api_builder) = (builder()?, builder()?);
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
     let agents_listener = TcpListener::bind(listen)
@@ -46,15 +77,19 @@ pub async fn serve(
     let config = ServiceConfig::new(tokens.clone(), env!("CARGO_PKG_VERSION"));
     let (controller, events) = Controller::start(config);
     let manager = Manager::start(controller.clone(), events, data_dir);
-    let api_service = RunServiceServer::new(Api { manager, tokens })
-        .max_decoding_message_size(stampede_proto::MAX_MESSAGE_BYTES);
-    let agent_server = tonic::transport::Server::builder()
+    let api_service = RunServiceServer::new(Api {
+        manager,
+        tokens,
+        allow: Arc::new(security.allow),
+    })
+    .max_decoding_message_size(stampede_proto::MAX_MESSAGE_BYTES);
+    let agent_server = agent_builder
         .add_service(controller.service())
         .serve_with_incoming_shutdown(
             TcpListenerStream::new(agents_listener),
             shutdown.clone().cancelled_owned(),
         );
-    let api_server = tonic::transport::Server::builder()
+    let api_server = api_builder
         .add_service(api_service)
         .serve_with_incoming_shutdown(
             TcpListenerStream::new(api_listener),
@@ -76,6 +111,29 @@ pub async fn serve(
 struct Api {
     manager: Arc<Manager>,
     tokens: Tokens,
+    allow: Arc<AllowList>,
+}
+
+/// Refuses `spec` when a host it sends requests to is not on `allow` (`PermissionDenied`),
+/// before the manager runs `setup` or assigns anything. The scenario is loaded here a second
+/// time (the manager loads it again) so the manager stays unaware of the allow-list; this only
+/// happens when an allow-list is configured.
+fn check_targets(allow: &AllowList, spec: &RunSpec) -> Result<(), Status> {
+    if allow.is_empty() {
+        return Ok(());
+    }
+    let (loaded, _files) = super::bundle::load(
+        &spec.source,
+        &spec.file_name,
+        &spec.scenario_path,
+        &spec.files,
+        &spec.overrides,
+    )
+    .map_err(Status::invalid_argument)?;
+    allow.check_plan(&loaded.plan).map_err(|refusal| {
+        tracing::warn!(file = %spec.file_name, reason = %refusal, "run refused by the target allow-list");
+        Status::permission_denied(refusal.message)
+    })
 }
 
 impl Api {
@@ -114,6 +172,12 @@ impl RunService for Api {
             on_agent_loss,
             agent_labels: r.agent_labels.into_iter().collect(),
         };
+        let allow = self.allow.clone();
+        let checked =
+            tokio::task::spawn_blocking(move || check_targets(&allow, &spec).map(|()| spec));
+        let spec = checked
+            .await
+            .map_err(|e| Status::internal(format!("the allow-list check failed: {e}")))??;
         let (tx, rx) = mpsc::channel(256);
         self.manager.submit(spec, tx).await?;
         Ok(Response::new(ReceiverStream::new(rx)))

@@ -4,6 +4,7 @@
 
 use crate::progress::Progress;
 use anyhow::{Context, bail};
+use stampede_agent::diagnose::{chain, explain};
 use stampede_metrics::{Aggregator, RequestKey, RunResult};
 use stampede_proto::pb::run_service_client::RunServiceClient;
 use stampede_proto::pb::{self, run_update::Kind as Update};
@@ -30,6 +31,8 @@ pub struct Remote {
     pub on_agent_loss: super::loss::LossPolicy,
     /// Run only on agents with all these labels.
     pub agent_labels: Vec<(String, String)>,
+    /// TLS files for an `https://` controller URL.
+    pub tls: super::tls::ClientFiles,
 }
 
 fn authorized<T>(message: T, token: &str) -> anyhow::Result<Request<T>> {
@@ -49,11 +52,21 @@ pub async fn run_remote(
     show_progress: bool,
 ) -> anyhow::Result<RunResult> {
     let url = &remote.controller;
-    let endpoint = Endpoint::from_shared(url.clone())
+    let mut endpoint = Endpoint::from_shared(url.clone())
         .with_context(|| format!("invalid controller URL {url:?}"))?
         .connect_timeout(Duration::from_secs(5));
-    let channel = (endpoint.connect().await)
-        .with_context(|| format!("cannot reach the controller's API at {url}"))?;
+    if let Some(tls) = super::tls::for_url(url, &remote.tls)? {
+        endpoint = endpoint.tls_config(tls).map_err(|e| {
+            anyhow::anyhow!("the TLS settings cannot be used for {url}: {}", chain(&e))
+        })?;
+    }
+    let channel = match endpoint.connect().await {
+        Ok(c) => c,
+        Err(e) => bail!(
+            "cannot reach the controller's API at {url}: {}",
+            explain(url, &e)
+        ),
+    };
     let mut client = RunServiceClient::new(channel);
     let request = pb::RunRequest {
         scenario_source: remote.source.clone(),
@@ -74,6 +87,14 @@ pub async fn run_remote(
             "the controller at {url} refused the token ({}): use a token listed in the \
              controller's --token-file",
             s.message()
+        ),
+        Err(s) if s.code() == Code::PermissionDenied => {
+            bail!("the controller refused the run: {}", s.message())
+        }
+        // A transport failure (the status has a source): the whole chain, with a TLS hint.
+        Err(s) if std::error::Error::source(&s).is_some() => bail!(
+            "cannot submit to the controller at {url}: {}",
+            explain(url, &s)
         ),
         Err(s) => bail!("the controller refused the run: {}", s.message()),
     };

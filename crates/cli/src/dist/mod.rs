@@ -14,6 +14,7 @@ pub mod pool;
 pub mod run_task;
 pub mod runner;
 pub mod share;
+pub mod tls;
 
 use anyhow::Context;
 use std::path::Path;

@@ -8,6 +8,7 @@ mod language;
 mod load_models;
 mod reports;
 mod run;
+mod security;
 mod sharing;
 mod thresholds;
 mod validate;
