@@ -24,8 +24,12 @@ impl Drop for Procs {
 
 /// Starts `stampede controller` on ports chosen by the system; returns the agent and API URLs.
 pub fn controller(dir: &Path, procs: &mut Procs) -> (String, String, PathBuf) {
+    controller_on(dir, &dir.join("data"), procs)
+}
+
+/// Starts `stampede controller` with its data directory at `data`.
+pub fn controller_on(dir: &Path, data: &Path, procs: &mut Procs) -> (String, String, PathBuf) {
     let tokens = write(dir, "ctl.token", &format!("# test\n{TOKEN}\n"));
-    let data = dir.join("data");
     let mut child = stampede()
         .args([
             "controller",
@@ -37,7 +41,7 @@ pub fn controller(dir: &Path, procs: &mut Procs) -> (String, String, PathBuf) {
         .arg("--token-file")
         .arg(&tokens)
         .arg("--data-dir")
-        .arg(&data)
+        .arg(data)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -499,4 +503,71 @@ async fn scenarios_with_their_own_load_are_split_not_multiplied() {
     assert!((40..=90).contains(&browse), "{browse}");
     let result = read_result(&out_file);
     assert_eq!(row(&result, "buy", "/b")["requests"].as_u64(), Some(40));
+}
+
+/// Ctrl-C on the submitter stops the load on every agent within 1 s; the result of the stopped
+/// run is written to the controller's data directory, and is still there after the controller
+/// is killed and started again on the same directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_reaches_every_agent_at_once_and_results_survive_a_controller_restart() {
+    let target = TestTarget::start().await;
+    let dir = temp_dir("dist-stop-restart");
+    let mut procs = Procs(Vec::new());
+    let (agents_url, api, tokens) = controller(&dir, &mut procs);
+    for i in 1..=2 {
+        agent(&agents_url, &tokens, &format!("agent-{i}"), &mut procs);
+    }
+    let file = steady(&dir, &target.url(), "60s");
+    let out_file = dir.join("result.json");
+    let mut cmd = stampede();
+    cmd.arg("run")
+        .arg(&file)
+        .args(["--controller", &api, "--min-agents", "2", "--quiet"])
+        .arg("--token-file")
+        .arg(&tokens)
+        .arg("--out")
+        .arg(&out_file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let child = cmd.spawn().expect("spawn the submitter");
+    wait_for_requests(&target, 100).await;
+    let pid = child.id().to_string();
+    let interrupted = Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status();
+    assert!(kill.expect("kill").success());
+    let code = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
+        .await
+        .expect("join")
+        .status
+        .code();
+    assert_eq!(code, Some(130));
+    // Nothing reaches the target 1 s after the interrupt (requests in flight then may land).
+    let late = (target.arrivals("/a").iter())
+        .filter(|t| **t > interrupted + Duration::from_secs(1))
+        .count();
+    assert_eq!(late, 0, "load went on after the stop");
+    let result = read_result(&out_file);
+    assert_eq!(result["run"]["status"], "interrupted");
+
+    // The controller wrote the result to its data directory; kill it, start another on the
+    // same directory: the result is still there, as the submitter got it.
+    let data = dir.join("data");
+    let stored: Vec<PathBuf> = std::fs::read_dir(&data)
+        .expect("data dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    procs.0[0].kill().expect("kill the controller");
+    let _ = procs.0[0].wait();
+    let restarted = dir.join("again");
+    std::fs::create_dir_all(&restarted).unwrap();
+    let mut more = Procs(Vec::new());
+    let _ = controller_on(&restarted, &data, &mut more);
+    let again: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stored[0]).expect("still there"))
+            .expect("valid JSON");
+    assert_eq!(again["summary"], result["summary"]);
 }
