@@ -372,3 +372,36 @@ async fn snapshots_arrive_decoded_and_messages_reach_the_agent() {
             .is_err()
     );
 }
+
+/// An oversized message (above gRPC's 4 MiB default on the agent port) ends that agent's session
+/// with a reason, and the controller goes on serving others.
+#[tokio::test]
+async fn an_oversized_message_ends_the_session_not_the_controller() {
+    let (addr, _controller, mut events) = start().await;
+    let (tx, mut stream) = open(addr, TOKEN, register("big", PROTOCOL_VERSION))
+        .await
+        .unwrap();
+    assert!(matches!(
+        next(&mut stream).await,
+        Some(FromController::Registered(_))
+    ));
+    let huge = pb::IntervalSnapshot {
+        run_id: "x".repeat(5 << 20),
+        ..pb::IntervalSnapshot::default()
+    };
+    tx.send(msg(ToController::Snapshot(huge))).await.unwrap();
+    let reason = wait_for(&mut events, |e| match e {
+        ControllerEvent::Disconnected { agent_id, reason } if agent_id == "big" => Some(reason),
+        _ => None,
+    })
+    .await;
+    assert!(!reason.is_empty());
+    // Still serving: another agent registers.
+    let (_tx2, mut other) = open(addr, TOKEN, register("small", PROTOCOL_VERSION))
+        .await
+        .unwrap();
+    assert!(matches!(
+        next(&mut other).await,
+        Some(FromController::Registered(_))
+    ));
+}

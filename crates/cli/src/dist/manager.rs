@@ -355,7 +355,14 @@ async fn route(
             ControllerEvent::Liveness(LivenessEvent::Gone { agent, .. }) => {
                 pool.remove_agent(agent)
             }
-            ControllerEvent::Disconnected { agent_id, .. } => pool.remove_agent(agent_id),
+            ControllerEvent::Disconnected { agent_id, reason } => {
+                // Also how a refused message (oversized, undecodable) shows: in the log.
+                tracing::warn!(agent = %agent_id, %reason, "agent session ended");
+                pool.remove_agent(agent_id);
+            }
+            ControllerEvent::BadSnapshot {
+                agent_id, error, ..
+            } => tracing::warn!(agent = %agent_id, %error, "a snapshot was refused"),
             _ => {}
         }
         let targets: Vec<mpsc::Sender<ControllerEvent>> = {
