@@ -26,9 +26,13 @@ impl Host for BenchHost {
     fn var(&self, name: &str) -> Option<Value<'_>> {
         (name == "count").then_some(Value::Text(&self.count))
     }
-    fn set_var(&mut self, _name: &str, value: OwnedValue) {
+    fn set_var(&mut self, name: &str, value: OwnedValue) {
         if let OwnedValue::Text(text) = value {
-            self.seen = Some(text);
+            if name == "count" {
+                self.count = text;
+            } else {
+                self.seen = Some(text);
+            }
         }
     }
     fn response(&self) -> Option<Response<'_>> {
@@ -77,10 +81,20 @@ fn main() {
              metrics.counter('carts', 1)\nmetrics.trend('size', n)",
         ),
         (
+            "bench/script.yaml's step: 3 reads, 1-2 sets, a concatenation, one counter",
+            "vars.count = vars.count .. \"1\"\n\
+             if #vars.count > 20 then vars.count = \"0\" end\n\
+             metrics.counter(\"scripted\", 1)",
+        ),
+        (
             "pure Lua: 1,000-iteration loop (budget hook on)",
             "local s = 0\nfor i = 1, 1000 do s = s + i end",
         ),
     ];
+    // STAMPEDE_BENCH_CODE=lua adds a case "custom" running that code (for experiments).
+    let custom = std::env::var("STAMPEDE_BENCH_CODE").ok();
+    let custom = custom.as_deref().map(|code| ("custom", code));
+    let cases: Vec<(&str, &str)> = cases.into_iter().chain(custom).collect();
     let mut scripts = Scripts::new();
     let ids: Vec<_> = cases
         .iter()
@@ -108,7 +122,12 @@ fn main() {
         "stampede-script: {n} runs per case on one VM (Lua 5.4, mlua, instruction budget hook on)"
     );
     println!("  ns/run: CPU (this thread's on-CPU time), wall");
+    // STAMPEDE_BENCH_CASE=text runs only the cases whose name contains `text` (for callgrind).
+    let only = std::env::var("STAMPEDE_BENCH_CASE").unwrap_or_default();
     for ((name, _), &id) in cases.iter().zip(&ids) {
+        if !name.contains(only.as_str()) {
+            continue;
+        }
         for _ in 0..1000 {
             vm.run(id, &mut host).unwrap();
         }

@@ -9,6 +9,8 @@
 //! [`with_host_set`] runs, on its thread, and a callback that finds the slot empty (a `__gc`
 //! finalizer running outside a run) gets a Lua error, not a panic.
 
+use std::cell::RefCell;
+
 use mlua::{BString, Either, Error, Lua, LuaString, Result, Table, Value as LuaValue};
 use scoped_tls_hkt::{ReborrowMut, scoped_thread_local};
 
@@ -47,16 +49,20 @@ fn with_host<R>(f: impl FnOnce(&mut dyn Host) -> Result<R>) -> Result<R> {
 ///
 /// Argument types are chosen for speed: `bool` takes the `vars` table of a metamethod call without
 /// creating a handle for it; `String`/`BString` copy a string straight off the Lua stack; text is
-/// returned as an owned `String`, which Lua pushes more cheaply than a `LuaString` handle.
+/// returned as an owned `String`, which Lua pushes more cheaply than a `LuaString` handle, except
+/// for variable values, which come from the [`Texts`] cache.
 pub(crate) fn functions(lua: &Lua) -> Result<Table> {
     let t = lua.create_table()?;
+    let texts = RefCell::new(Texts::default());
     t.raw_set(
         "var_get",
-        lua.create_function(|lua, (_vars, name): (bool, String)| {
+        lua.create_function(move |lua, (_vars, name): (bool, String)| {
             with_host(|host| {
                 Ok(match host.var(&name) {
                     None => None,
-                    Some(Value::Text(text)) => Some(Either::Left(text.to_owned())),
+                    Some(Value::Text(text)) => {
+                        Some(Either::Left(Texts::get(&texts, lua, &name, text)?))
+                    }
                     Some(Value::List(items)) => Some(Either::Right(
                         lua.create_sequence_from(items.iter().map(String::as_str))?,
                     )),
@@ -146,6 +152,56 @@ pub(crate) fn functions(lua: &Lua) -> Result<Table> {
         metric(lua, "gauge", |host, name, v| host.gauge(name, v))?,
     )?;
     Ok(t)
+}
+
+/// The Lua strings of the variable values scripts read last, by variable name.
+///
+/// While a memory limit is set, mlua creates every Lua string made from Rust in a protected
+/// call: ~1,000 instructions, more than the rest of a `vars.name` read. A value read again
+/// unchanged (a token read on every iteration) is handed back as the Lua string made the first
+/// time. An entry is used only when its bytes equal the host's current value, so it cannot go
+/// stale. At most [`Texts::ENTRIES`] strings of up to [`Texts::MAX_LEN`] bytes are kept alive.
+#[derive(Default)]
+struct Texts {
+    entries: Vec<(String, LuaString)>,
+    /// The entry replaced next once the cache is full.
+    next: usize,
+}
+
+impl Texts {
+    const ENTRIES: usize = 16;
+    const MAX_LEN: usize = 1024;
+
+    /// The Lua string of variable `name`, whose value is `text`.
+    ///
+    /// Not borrowed across `create_string` (its garbage collection may run a finalizer that
+    /// reads a variable); a cache busy that way is bypassed.
+    fn get(cache: &RefCell<Texts>, lua: &Lua, name: &str, text: &str) -> Result<LuaString> {
+        if let Ok(texts) = cache.try_borrow()
+            && let Some((_, cached)) = texts.entries.iter().find(|(n, _)| n == name)
+            && *cached.as_bytes() == *text.as_bytes()
+        {
+            return Ok(cached.clone());
+        }
+        let created = lua.create_string(text)?;
+        if text.len() <= Texts::MAX_LEN
+            && let Ok(mut texts) = cache.try_borrow_mut()
+        {
+            texts.put(name, created.clone());
+        }
+        Ok(created)
+    }
+
+    fn put(&mut self, name: &str, text: LuaString) {
+        if let Some(entry) = self.entries.iter_mut().find(|(n, _)| n == name) {
+            entry.1 = text;
+        } else if self.entries.len() < Texts::ENTRIES {
+            self.entries.push((name.to_owned(), text));
+        } else {
+            self.entries[self.next] = (name.to_owned(), text);
+            self.next = (self.next + 1) % Texts::ENTRIES;
+        }
+    }
 }
 
 /// `metrics.<kind>(name, value)`; a counter's value defaults to 1.

@@ -26,6 +26,38 @@ fn vars_read_text_lists_and_missing() {
     assert_eq!(host.text("seen"), Some("ada:7,8"));
 }
 
+/// Values read are kept as Lua strings (see host.rs): a value the host changed between runs,
+/// or within a run through `vars`, is never served from that cache.
+#[test]
+fn vars_reads_follow_the_host_across_runs_many_names_and_long_values() {
+    let mut scripts = Scripts::new();
+    let code = r#"
+        local out = {}
+        for i = 1, 20 do out[#out + 1] = vars["v" .. i] end
+        local before = vars.token
+        vars.token = before .. "+"
+        vars.seen = table.concat(out, ",") .. "|" .. before .. "|" .. vars.token .. "|" .. #vars.long
+    "#;
+    let id = scripts.add("test.yaml", 1, code).unwrap();
+    let mut vm = Vm::new(Arc::new(scripts), 0).unwrap();
+    let mut host = TestHost::default();
+    for round in 0..3 {
+        for i in 1..=20 {
+            host = host.with_var(&format!("v{i}"), &format!("{round}-{i}"));
+        }
+        host = host
+            .with_var("token", &format!("t{round}"))
+            .with_var("long", &"x".repeat(2000 + round));
+        for repeat in 0..2 {
+            vm.run(id, &mut host).unwrap();
+            let values: Vec<String> = (1..=20).map(|i| format!("{round}-{i}")).collect();
+            let token = format!("t{round}{}", "+".repeat(repeat));
+            let expected = format!("{}|{token}|{token}+|{}", values.join(","), 2000 + round);
+            assert_eq!(host.text("seen"), Some(expected.as_str()), "round {round}");
+        }
+    }
+}
+
 #[test]
 fn vars_write_text_numbers_booleans_lists_and_unset() {
     let mut host = TestHost::default().with_var("gone", "x");

@@ -342,10 +342,10 @@ impl Client {
             if !redirect_to && (step.reads_headers || step.reads_body) {
                 self.last.status = status;
                 self.last.truncated = sink_truncated;
-                // The final response: its headers are not needed here any more.
+                // The final response: its headers and URI are not needed here any more.
                 self.last.headers = std::mem::take(&mut head.headers);
                 self.last.origin = Some(self.slots[hop.slot].origin.clone());
-                self.last.uri = hop.uri.clone();
+                self.last.uri = std::mem::take(&mut hop.uri);
             }
             if self.shared.follow_redirects
                 && redirects < self.shared.max_redirects
