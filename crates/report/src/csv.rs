@@ -8,9 +8,10 @@
 //! where its kind has none), so scripts can rely on the header. Quoting is RFC 4180 (done by the
 //! `csv` crate).
 
+use crate::custom::Figure;
 use crate::verdict::rate_pct;
 use stampede_metrics::ErrorKind;
-use stampede_metrics::result::{CustomMetricRow, LatencyMs, RequestRow, RunResult};
+use stampede_metrics::result::{LatencyMs, RequestRow, RunResult};
 use std::path::{Path, PathBuf};
 
 /// The timeline file that goes with a requests file: `stats.csv` → `stats_timeline.csv`.
@@ -186,68 +187,14 @@ pub const CUSTOM_COLUMNS: [&str; 13] = [
 pub fn custom_csv(result: &RunResult) -> String {
     let mut w = ::csv::Writer::from_writer(Vec::new());
     let _ = w.write_record(CUSTOM_COLUMNS);
-    let cell = |v: &f64| v.to_string();
     for m in &result.custom_metrics {
         let mut rec = vec![m.name().to_owned(), m.kind().to_owned()];
-        let figures: [Option<String>; 11] = match m {
-            CustomMetricRow::Counter {
-                total, rate, adds, ..
-            } => [
-                Some(adds.to_string()),
-                Some(cell(total)),
-                Some(cell(rate)),
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-            ],
-            CustomMetricRow::Trend {
-                count,
-                min,
-                max,
-                mean,
-                p50,
-                p90,
-                p95,
-                p99,
-                ..
-            } => [
-                Some(count.to_string()),
-                None,
-                None,
-                None,
-                Some(cell(min)),
-                Some(cell(mean)),
-                Some(cell(p50)),
-                Some(cell(p90)),
-                Some(cell(p95)),
-                Some(cell(p99)),
-                Some(cell(max)),
-            ],
-            CustomMetricRow::Gauge {
-                last,
-                min,
-                max,
-                sets,
-                ..
-            } => [
-                Some(sets.to_string()),
-                None,
-                None,
-                Some(cell(last)),
-                Some(cell(min)),
-                None,
-                None,
-                None,
-                None,
-                None,
-                Some(cell(max)),
-            ],
-        };
+        let figures = crate::custom::figures(m).map(|f| {
+            f.map(|f| match f {
+                Figure::Count(n) => n.to_string(),
+                Figure::Total(x) | Figure::Value(x) => x.to_string(),
+            })
+        });
         rec.extend(figures.into_iter().map(Option::unwrap_or_default));
         let _ = w.write_record(&rec);
     }
@@ -264,6 +211,7 @@ fn into_string(w: ::csv::Writer<Vec<u8>>) -> String {
 mod tests {
     use super::*;
     use crate::testdata::sample;
+    use stampede_metrics::result::CustomMetricRow;
 
     fn parse(text: &str) -> (::csv::StringRecord, Vec<::csv::StringRecord>) {
         let mut r = ::csv::Reader::from_reader(text.as_bytes());

@@ -201,9 +201,20 @@ const COLUMNS: [&str; 11] = [
     "Count", "Total", "Rate/s", "Last", "Min", "Mean", "p50", "p90", "p95", "p99", "Max",
 ];
 
-/// The figures of one metric under [`COLUMNS`], `None` where its kind has none.
-fn cells(m: &CustomMetricRow) -> [Option<String>; 11] {
-    let v = |x: &f64| Some(value(*x));
+/// One figure of a custom metric, before formatting.
+pub(crate) enum Figure {
+    /// Adds, values or sets.
+    Count(u64),
+    /// A counter's total.
+    Total(f64),
+    Value(f64),
+}
+
+/// The figures of one metric under the columns count, total, rate, last, min, mean, p50, p90,
+/// p95, p99, max (the Markdown and HTML [`COLUMNS`], the CSV file's after name and kind), `None`
+/// where its kind has none.
+pub(crate) fn figures(m: &CustomMetricRow) -> [Option<Figure>; 11] {
+    let v = |x: &f64| Some(Figure::Value(*x));
     match m {
         CustomMetricRow::Counter {
             total: sum,
@@ -211,8 +222,8 @@ fn cells(m: &CustomMetricRow) -> [Option<String>; 11] {
             adds,
             ..
         } => [
-            Some(format_count(*adds)),
-            Some(total(*sum)),
+            Some(Figure::Count(*adds)),
+            Some(Figure::Total(*sum)),
             v(rate),
             None,
             None,
@@ -234,7 +245,7 @@ fn cells(m: &CustomMetricRow) -> [Option<String>; 11] {
             p99,
             ..
         } => [
-            Some(format_count(*count)),
+            Some(Figure::Count(*count)),
             None,
             None,
             None,
@@ -253,7 +264,7 @@ fn cells(m: &CustomMetricRow) -> [Option<String>; 11] {
             sets,
             ..
         } => [
-            Some(format_count(*sets)),
+            Some(Figure::Count(*sets)),
             None,
             None,
             v(last),
@@ -266,6 +277,17 @@ fn cells(m: &CustomMetricRow) -> [Option<String>; 11] {
             v(max),
         ],
     }
+}
+
+/// The figures of one metric under [`COLUMNS`], formatted for a table.
+fn cells(m: &CustomMetricRow) -> [Option<String>; 11] {
+    figures(m).map(|f| {
+        f.map(|f| match f {
+            Figure::Count(n) => format_count(n),
+            Figure::Total(x) => total(x),
+            Figure::Value(x) => value(x),
+        })
+    })
 }
 
 /// The Markdown section (`cell` escapes a string for a table cell); nothing without custom
