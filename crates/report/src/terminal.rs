@@ -18,7 +18,7 @@ pub fn terminal_summary(result: &RunResult) -> String {
     let status = match run.status {
         RunStatus::Completed => "completed".to_owned(),
         RunStatus::Interrupted => "interrupted (stopped early)".to_owned(),
-        RunStatus::Aborted => match result.events.iter().find(|e| e.kind == "run_aborted") {
+        RunStatus::Aborted => match crate::verdict::run_aborted(result) {
             Some(e) => format!("aborted: {}", e.message),
             None => "aborted by a threshold".to_owned(),
         },

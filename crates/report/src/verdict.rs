@@ -86,15 +86,18 @@ pub fn verdict(result: &RunResult) -> Verdict {
     Verdict { kind, reasons }
 }
 
+/// The `run_aborted` event of a run stopped for a lost agent (`--on-agent-loss abort`).
+pub fn run_aborted(result: &RunResult) -> Option<&stampede_metrics::result::RunEvent> {
+    result.events.iter().find(|e| e.kind == "run_aborted")
+}
+
 /// Why an aborted run stopped: the `run_aborted` event a distributed run records when it loses an
 /// agent under `--on-agent-loss abort`, else a threshold with `abort: true`.
 pub fn abort_reason(result: &RunResult) -> String {
-    (result.events.iter())
-        .find(|e| e.kind == "run_aborted")
-        .map_or_else(
-            || "stopped early by a threshold with abort: true".to_owned(),
-            |e| format!("stopped early: {}", e.message),
-        )
+    run_aborted(result).map_or_else(
+        || "stopped early by a threshold with abort: true".to_owned(),
+        |e| format!("stopped early: {}", e.message),
+    )
 }
 
 /// `completed`, `interrupted` or `aborted`.
