@@ -27,21 +27,30 @@ pub fn included_file(path: &str, content: Vec<u8>) -> pb::IncludedFile {
 /// Checks the checksum and that the path cannot escape the directory the agent unpacks into (no
 /// absolute path, no `..`, no drive prefix).
 pub fn verify_included_file(file: &pb::IncludedFile) -> Result<(), FileError> {
-    let path = Path::new(&file.path);
-    let safe = !file.path.is_empty()
-        && !file.path.contains('\\')
-        && path.components().all(|c| matches!(c, Component::Normal(_)));
-    if !safe {
-        return Err(FileError::UnsafePath {
-            path: file.path.clone(),
-        });
-    }
+    verify_relative_path(&file.path)?;
     if sha256(&file.content) != file.sha256 {
         return Err(FileError::Checksum {
             path: file.path.clone(),
         });
     }
     Ok(())
+}
+
+/// Checks that `path` is relative, '/'-separated and cannot leave the directory it is joined to
+/// (no absolute path, no `..`, no `.`, no drive prefix, no backslash).
+pub fn verify_relative_path(path: &str) -> Result<(), FileError> {
+    let safe = !path.is_empty()
+        && !path.contains('\\')
+        && Path::new(path)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)));
+    if safe {
+        Ok(())
+    } else {
+        Err(FileError::UnsafePath {
+            path: path.to_owned(),
+        })
+    }
 }
 
 fn sha256(content: &[u8]) -> Vec<u8> {

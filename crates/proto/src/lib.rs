@@ -17,7 +17,7 @@ pub mod hdr;
 mod overrides;
 mod snapshot;
 
-pub use files::{FileError, included_file, verify_included_file};
+pub use files::{FileError, included_file, verify_included_file, verify_relative_path};
 pub use overrides::{overrides_from_wire, overrides_to_wire};
 pub use snapshot::{SnapshotError, snapshot_from_wire, snapshot_to_wire};
 

@@ -12,7 +12,9 @@
 //! no path leaving the bundle) and written to a fresh private directory that lives as long as the
 //! run ([`Unpacked`]); the scenario is then loaded as if it sat there.
 
-use stampede_proto::{MAX_SHIPPED_BYTES, included_file, pb, verify_included_file};
+use stampede_proto::{
+    MAX_SHIPPED_BYTES, included_file, pb, verify_included_file, verify_relative_path,
+};
 use stampede_scenario::{Loaded, Overrides, load_str, load_str_in};
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
@@ -173,20 +175,11 @@ pub fn load(
         let loaded = load_str(source, file_name, overrides).map_err(|d| d.render(false))?;
         return Ok((loaded, None));
     }
-    let scenario = pb::IncludedFile {
-        path: scenario_path.to_owned(),
-        ..pb::IncludedFile::default()
-    };
-    let check = |f: &pb::IncludedFile| verify_included_file(f).map_err(|e| e.to_string());
     for file in files {
-        check(file)?;
+        verify_included_file(file).map_err(|e| e.to_string())?;
     }
     // Only the path matters for the scenario itself: its text travels apart.
-    if let Err(e) = verify_included_file(&scenario)
-        && matches!(e, stampede_proto::FileError::UnsafePath { .. })
-    {
-        return Err(e.to_string());
-    }
+    verify_relative_path(scenario_path).map_err(|e| e.to_string())?;
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let dir = std::env::temp_dir().join(format!(
         "stampede-run-{}-{}",
