@@ -165,7 +165,8 @@ impl Manager {
             .pool
             .place(&run_id, users, spec.agent_labels.clone(), &updates)
             .await?;
-        // Clock offsets of the agents placed (measured at registration).
+        // Clock offsets of the agents placed, measured at registration (an agent that joined while
+        // the run was queued gets up to 2 s more to be measured).
         let offsets: BTreeMap<String, i64> = (self.wait_for_agents(1, Duration::ZERO).await?)
             .into_iter()
             .map(|(id, _, offset)| (id, offset))

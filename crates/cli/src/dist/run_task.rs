@@ -33,7 +33,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// A second still waiting for some agents.
-struct Pending {
+pub(super) struct Pending {
     snapshot: Snapshot,
     from: BTreeSet<String>,
     since: Instant,
@@ -180,14 +180,16 @@ impl RunTask {
         }
     }
 
-    /// Adds `snapshot` to second `second` before the agents report it (setup's requests).
-    pub fn add_to_second(&mut self, second: u32, snapshot: &Snapshot) {
+    /// Adds `snapshot` to the pending second `second` (opened if new) and returns it: an agent's
+    /// report, or setup's requests before any agent reports.
+    pub fn add_to_second(&mut self, second: u32, snapshot: &Snapshot) -> &mut Pending {
         let p = self.pending.entry(second).or_insert_with(|| Pending {
             snapshot: Snapshot::new(second),
             from: BTreeSet::new(),
             since: Instant::now(),
         });
         p.snapshot.merge(snapshot);
+        p
     }
 
     fn elapsed_s(&self) -> f64 {
@@ -238,13 +240,7 @@ impl RunTask {
                     self.ingest(&snapshot).await; // late: still counted in the totals
                     return;
                 }
-                let p = self.pending.entry(second).or_insert_with(|| Pending {
-                    snapshot: Snapshot::new(second),
-                    from: BTreeSet::new(),
-                    since: Instant::now(),
-                });
-                p.snapshot.merge(&snapshot);
-                p.from.insert(agent_id);
+                self.add_to_second(second, &snapshot).from.insert(agent_id);
                 self.close_ready(false).await;
             }
             ControllerEvent::BadSnapshot {

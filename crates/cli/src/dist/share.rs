@@ -76,33 +76,28 @@ pub fn data_rows(plan: &Plan, shares: &[AgentShare]) -> Vec<Vec<pb::RowRange>> {
             .collect();
         let active = weights.iter().filter(|&&w| w > 0).count() as u64;
         let rows = set.table.rows.len() as u64;
-        let divide = match set.feeder.strategy {
-            Strategy::Random => false,
-            Strategy::Sequential => rows >= active,
-            Strategy::Unique => true,
-        };
-        let blocks = if divide && active > 0 {
-            largest_remainder(rows, &weights)
-        } else {
-            vec![rows; shares.len()]
-        };
-        let mut start = 0;
-        for (k, len) in blocks.into_iter().enumerate() {
-            let range = if divide {
-                pb::RowRange {
-                    start,
-                    end: start + len,
-                }
-            } else {
-                pb::RowRange {
+        let divide = active > 0
+            && match set.feeder.strategy {
+                Strategy::Random => false,
+                Strategy::Sequential => rows >= active,
+                Strategy::Unique => true,
+            };
+        if !divide {
+            for o in &mut out {
+                o.push(pb::RowRange {
                     start: 0,
                     end: rows,
-                }
-            };
-            if divide {
-                start += len;
+                });
             }
-            out[k].push(range);
+            continue;
+        }
+        let mut start = 0;
+        for (o, len) in out.iter_mut().zip(largest_remainder(rows, &weights)) {
+            o.push(pb::RowRange {
+                start,
+                end: start + len,
+            });
+            start += len;
         }
     }
     out
