@@ -1,7 +1,7 @@
 //! Distributed runs with real processes on loopback: a `stampede controller`, `stampede agent`s
 //! and `stampede run --controller`, against a counting target.
 
-use crate::common::{output, read_result, row, stampede, temp_dir, text, write};
+use crate::common::{output, read_result, row, run_quiet, stampede, temp_dir, text, write};
 use stampede_testkit::TestTarget;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -200,16 +200,7 @@ async fn agents_flag_runs_on_local_agent_processes() {
     let target = TestTarget::start().await;
     let dir = temp_dir("dist-local");
     let file = scenario(&dir, &target.url());
-    let out_file = dir.join("result.json");
-    let out = output({
-        let mut c = stampede();
-        c.arg("run")
-            .arg(&file)
-            .args(["--agents", "2", "--quiet", "--out"])
-            .arg(&out_file);
-        c
-    })
-    .await;
+    let (out, out_file) = run_quiet(&file, &["--agents", "2"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("on 2 agent(s)"),
@@ -431,16 +422,7 @@ async fn open_model_rates_are_split_not_multiplied() {
         target.url()
     );
     let file = write(&dir, "open.yaml", &yaml);
-    let out_file = dir.join("result.json");
-    let out = output({
-        let mut c = stampede();
-        c.arg("run")
-            .arg(&file)
-            .args(["--agents", "3", "--quiet", "--out"])
-            .arg(&out_file);
-        c
-    })
-    .await;
+    let (out, out_file) = run_quiet(&file, &["--agents", "3"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     // 60/s for 2 s cluster-wide: exactly 120 arrivals, not 120 per agent.
     assert_eq!(target.count("/o"), 120);
@@ -452,16 +434,7 @@ async fn max_requests_is_split_not_multiplied() {
     let target = TestTarget::start().await;
     let dir = temp_dir("dist-max-requests");
     let file = steady(&dir, &target.url(), "30s");
-    let out_file = dir.join("result.json");
-    let out = output({
-        let mut c = stampede();
-        c.arg("run")
-            .arg(&file)
-            .args(["--agents", "2", "--max-requests", "50", "--quiet", "--out"])
-            .arg(&out_file);
-        c
-    })
-    .await;
+    let (out, out_file) = run_quiet(&file, &["--agents", "2", "--max-requests", "50"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(
         target.count("/a"),
@@ -485,16 +458,7 @@ async fn scenarios_with_their_own_load_are_split_not_multiplied() {
         target.url()
     );
     let file = write(&dir, "own.yaml", &yaml);
-    let out_file = dir.join("result.json");
-    let out = output({
-        let mut c = stampede();
-        c.arg("run")
-            .arg(&file)
-            .args(["--agents", "2", "--quiet", "--out"])
-            .arg(&out_file);
-        c
-    })
-    .await;
+    let (out, out_file) = run_quiet(&file, &["--agents", "2"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     // 20/s for 2 s on the cluster, not on each agent.
     assert_eq!(target.count("/b"), 40, "{:?}", target.counts());
