@@ -8,7 +8,6 @@ use rand::rngs::SmallRng;
 use stampede_scenario::{Expr, Part, Template};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -34,31 +33,10 @@ impl Value {
 #[derive(Debug, Default)]
 pub(crate) struct Slots {
     names: Vec<String>,
-    /// Looked up by name on every `vars.name` of a script: hashed with [`NameHasher`].
-    index: HashMap<String, usize, BuildHasherDefault<NameHasher>>,
-}
-
-/// FNV-1a: variable names are short and come from the user's own plan and scripts, so a
-/// DoS-resistant hash (std's SipHash, ~4x the cost for a short name) buys nothing here.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct NameHasher(u64);
-
-impl Default for NameHasher {
-    fn default() -> NameHasher {
-        NameHasher(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for NameHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
+    /// Looked up by name on every `vars.name` of a script. Names come from the user's own plan
+    /// and scripts, so a DoS-resistant hash (std's SipHash, ~4x the cost for a short name) buys
+    /// nothing here: foldhash's fixed-seed hasher.
+    index: HashMap<String, usize, foldhash::fast::FixedState>,
 }
 
 impl Slots {
