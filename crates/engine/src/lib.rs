@@ -170,12 +170,7 @@ pub async fn run(
     }
     // `setup` runs once before the load starts (its requests are recorded in the first
     // snapshot); what it extracts is given to every user.
-    if here && !ctx.prepared.setup.is_empty() {
-        let setup = vu::run_once(&ctx, &ctx.prepared.setup);
-        let globals = tokio::select! {
-            globals = setup => globals,
-            _ = cancel.cancelled() => Vec::new(),
-        };
+    if here && let Some(globals) = once::run_until(&ctx, &ctx.prepared.setup, &cancel).await {
         let _ = ctx.globals.set(globals);
     }
 
@@ -196,12 +191,8 @@ pub async fn run(
     );
     let reason = groups::run_all(ctx.clone(), &plan, start, users.clone(), &cancel).await;
     // `teardown` runs once after the last user stopped, unless the run was cancelled.
-    if here && !ctx.prepared.teardown.is_empty() && !cancel.is_cancelled() {
-        let teardown = vu::run_once(&ctx, &ctx.prepared.teardown);
-        tokio::select! {
-            _ = teardown => {}
-            _ = cancel.cancelled() => {}
-        }
+    if here && !cancel.is_cancelled() {
+        once::run_until(&ctx, &ctx.prepared.teardown, &cancel).await;
     }
 
     // Every virtual user has stopped: nothing records any more.

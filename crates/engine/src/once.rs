@@ -2,6 +2,7 @@
 //! controller runs them once for the whole cluster ([`run_setup`], [`run_teardown`]) and hands
 //! what setup extracted to every agent ([`Once::Done`]), so no agent runs them again.
 
+use crate::prepare::PreparedAction;
 use crate::vars::Value;
 use crate::vu::{self, VuContext};
 use crate::{EngineError, context};
@@ -38,15 +39,9 @@ pub async fn run_setup(
     cancel: &CancellationToken,
 ) -> Result<(Vec<SetupVariable>, Snapshot), EngineError> {
     let (ctx, shards) = context(&plan, seed, 0.0, Duration::ZERO)?;
-    let mut vars = Vec::new();
-    if !ctx.prepared.setup.is_empty() {
-        tokio::select! {
-            globals = vu::run_once(&ctx, &ctx.prepared.setup) => {
-                vars = to_variables(&ctx, &globals);
-            }
-            _ = cancel.cancelled() => {}
-        }
-    }
+    let vars = (run_until(&ctx, &ctx.prepared.setup, cancel).await)
+        .map(|globals| to_variables(&ctx, &globals))
+        .unwrap_or_default();
     let mut snapshot = Snapshot::new(0);
     shards.drain_into(&mut snapshot);
     Ok((vars, snapshot))
@@ -63,15 +58,26 @@ pub async fn run_teardown(
 ) -> Result<Snapshot, EngineError> {
     let (ctx, shards) = context(&plan, seed, 0.0, Duration::ZERO)?;
     let _ = ctx.globals.set(from_variables(&ctx, vars));
-    if !ctx.prepared.teardown.is_empty() {
-        tokio::select! {
-            _ = vu::run_once(&ctx, &ctx.prepared.teardown) => {}
-            _ = cancel.cancelled() => {}
-        }
-    }
+    run_until(&ctx, &ctx.prepared.teardown, cancel).await;
     let mut snapshot = Snapshot::new(second);
     shards.drain_into(&mut snapshot);
     Ok(snapshot)
+}
+
+/// Runs `actions` once with a user of their own ([`vu::run_once`]) unless `cancel` fires
+/// first; the variables they ended with, or `None` when there are no actions or it was cancelled.
+pub(crate) async fn run_until(
+    ctx: &VuContext,
+    actions: &[PreparedAction],
+    cancel: &CancellationToken,
+) -> Option<Vec<(usize, Value)>> {
+    if actions.is_empty() {
+        return None;
+    }
+    tokio::select! {
+        globals = vu::run_once(ctx, actions) => Some(globals),
+        _ = cancel.cancelled() => None,
+    }
 }
 
 /// Slot values → named variables (the wire form).
