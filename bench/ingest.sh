@@ -2,11 +2,11 @@
 # Controller ingest benchmark: what a `stampede controller` spends merging its agents' live
 # snapshots, with simulated agents (tools/ingest-sim) instead of real ones.
 #
-# For each agent count N (default 50, 200, 400) a fresh controller is started on 127.0.0.1 with a
+# For each agent count N (default 50, 100, 200) a fresh controller is started on 127.0.0.1 with a
 # generated token file, and `stampede-ingest-sim` connects N simulated agents (the real protocol:
 # register, heartbeats, clock replies), submits one run of BENCH_NAMES request names that waits
 # for all N, and has every agent stream one realistic snapshot per second (BENCH_NAMES rows of
-# ~BENCH_SAMPLES responses each: HDR latency/service/phase histograms, V2 + deflate, status
+# ~BENCH_SAMPLES responses each: HDR latency/service/phase histograms, HDR V2 in gzipped messages, status
 # counts, bytes) for BENCH_DURATION. No HTTP request is sent anywhere. Recorded per N: the
 # controller's CPU (cores, /proc/<pid>/stat over the run minus a warm-up), its RSS, the bytes
 # each agent sent per second, and the delay from an agent's sample (the end of a second) to the
@@ -17,7 +17,7 @@
 #
 # Environment:
 #   BENCH_DURATION  run length per agent count, whole seconds like 60s     (default 60s)
-#   BENCH_AGENTS    agent counts, in order                                  (default "50 200 400")
+#   BENCH_AGENTS    agent counts, in order                                  (default "50 100 200")
 #   BENCH_NAMES     request names per snapshot                              (default 50)
 #   BENCH_SAMPLES   mean responses per name per agent per second            (default 300)
 #   BENCH_WARMUP    seconds left out of the CPU measurement                 (default 5s)
@@ -32,7 +32,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 DURATION="${BENCH_DURATION:-60s}"
-AGENT_COUNTS="${BENCH_AGENTS:-50 200 400}"
+AGENT_COUNTS="${BENCH_AGENTS:-50 100 200}"
 NAMES="${BENCH_NAMES:-50}"
 SAMPLES="${BENCH_SAMPLES:-300}"
 WARMUP="${BENCH_WARMUP:-5s}"
@@ -223,7 +223,7 @@ report() {
     echo "interval end (when an agent samples second s) -> merged second s received by the submitter;"
     echo "seconds complete = seconds whose first merged snapshot held every agent's requests (not"
     echo "closed by the 2 s grace); agents lost = sessions the controller ended (declared gone"
-    echo "while too busy to read their heartbeats); bytes = protobuf encoded size + 5 bytes gRPC framing per message."
+    echo "while too busy to read their heartbeats); bytes = gzipped protobuf size (tonic gzip, level 6) + 5 bytes gRPC framing per message."
 }
 mkdir -p bench/out
 FILE="bench/out/ingest-$(date -u +%Y%m%d-%H%M%S).md"

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
+use tonic::codec::CompressionEncoding;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Endpoint;
 use tonic::{Code, Request, Streaming};
@@ -184,7 +185,10 @@ impl Agent {
             let url = &self.config.controller;
             let channel = (self.endpoint.connect().await)
                 .map_err(|e| failed(url, "cannot connect to", &e))?;
+            // Whole messages are gzipped (histograms travel as plain V2: see `stampede_proto::hdr`).
             let mut client = AgentServiceClient::new(channel)
+                .send_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(stampede_proto::MAX_MESSAGE_BYTES);
             let (out, out_rx) = mpsc::channel(64);
             let _ = out.try_send(self.register_message());

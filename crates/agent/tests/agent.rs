@@ -180,7 +180,7 @@ async fn the_agent_registers_heartbeats_runs_and_stops_an_assignment() {
         _ => None,
     })
     .await;
-    assert_eq!((run_id.as_str(), snapshot.second), ("run-1", 0));
+    assert_eq!((run_id.as_str(), snapshot.second()), ("run-1", 0));
     // Heartbeats list the run.
     wait_for(&mut events, |e| match e {
         ControllerEvent::Heartbeat { active_run_ids, .. } if active_run_ids == ["run-1"] => {
@@ -334,7 +334,8 @@ async fn the_dead_mans_switch_cancels_load_when_the_controller_goes_silent() {
     let sessions = Arc::new(AtomicUsize::new(0));
     let service = AgentServiceServer::new(SilentController {
         sessions: sessions.clone(),
-    });
+    })
+    .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
     let addr = serve(service).await;
     let (runner, (mut started, mut cancelled)) = runner();
     let (agent_events, mut agent_rx) = mpsc::unbounded_channel();

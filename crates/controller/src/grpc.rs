@@ -14,12 +14,12 @@
 use crate::auth::Tokens;
 use crate::clock::{ClockEstimate, ClockSample, estimate};
 use crate::liveness::{AgentState, Liveness, LivenessConfig, LivenessEvent};
-use stampede_metrics::Snapshot;
+use stampede_proto::hdr::HdrCodec;
 use stampede_proto::pb::agent_message::Kind as FromAgent;
 use stampede_proto::pb::agent_service_server::{AgentService, AgentServiceServer};
 use stampede_proto::pb::controller_message::Kind as ToAgent;
 use stampede_proto::pb::{self, AgentMessage, ControllerMessage};
-use stampede_proto::{AUTHORIZATION, PROTOCOL_VERSION, snapshot_from_wire};
+use stampede_proto::{AUTHORIZATION, CheckedSnapshot, PROTOCOL_VERSION};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -27,6 +27,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
+use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status, Streaming};
 
 /// How the service behaves.
@@ -83,10 +84,11 @@ pub enum ControllerEvent {
         agent_id: String,
         estimate: ClockEstimate,
     },
+    /// A snapshot, checked and decoded where it arrived (merging it cannot fail).
     Snapshot {
         agent_id: String,
         run_id: String,
-        snapshot: Box<Snapshot>,
+        snapshot: Box<CheckedSnapshot>,
     },
     /// A snapshot that could not be decoded (it is dropped; the run's figures miss it).
     BadSnapshot {
@@ -196,7 +198,10 @@ impl Controller {
 
     /// The tonic service to add to a `tonic::transport::Server`.
     pub fn service(&self) -> AgentServiceServer<Controller> {
+        // Agents gzip whole messages (histograms travel as plain V2: see `stampede_proto::hdr`).
         AgentServiceServer::new(self.clone())
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip)
     }
 
     /// Sends a message (an `Assign`, a `Stop`) to a connected agent.
@@ -403,6 +408,7 @@ async fn run_session(
     let mut ping = tokio::time::interval(shared.config.liveness.heartbeat_interval);
     let mut probe = tokio::time::interval(shared.config.probe_spacing);
     let mut probes_left = shared.config.clock_probes;
+    let mut codec = HdrCodec::new();
     let reason = loop {
         tokio::select! {
             _ = close.cancelled() => break "declared gone: no message within the liveness timeout".to_owned(),
@@ -417,7 +423,7 @@ async fn run_session(
                 let _ = tx.send(message(ToAgent::ClockProbe(pb::ClockProbe { t0: unix_ns() }))).await;
             }
             received = inbound.message() => match received {
-                Ok(Some(m)) => on_message(&shared, &agent_id, m).await,
+                Ok(Some(m)) => on_message(&shared, &agent_id, m, &mut codec).await,
                 Ok(None) => break "the agent ended the session".to_owned(),
                 Err(status) => break format!("the session broke: {}", status.message()),
             },
@@ -435,7 +441,7 @@ async fn run_session(
         .await;
 }
 
-async fn on_message(shared: &Shared, agent_id: &str, m: AgentMessage) {
+async fn on_message(shared: &Shared, agent_id: &str, m: AgentMessage, codec: &mut HdrCodec) {
     let now = Instant::now();
     let t3 = unix_ns();
     let recovered = shared.registry().liveness.heard(&agent_id.to_owned(), now);
@@ -462,18 +468,21 @@ async fn on_message(shared: &Shared, agent_id: &str, m: AgentMessage) {
                 None => return,
             }
         }
-        Some(FromAgent::Snapshot(s)) => match snapshot_from_wire(&s) {
-            Ok(snapshot) => ControllerEvent::Snapshot {
-                agent_id: agent_id.to_owned(),
-                run_id: s.run_id,
-                snapshot: Box::new(snapshot),
-            },
-            Err(e) => ControllerEvent::BadSnapshot {
-                agent_id: agent_id.to_owned(),
-                run_id: s.run_id,
-                error: e.to_string(),
-            },
-        },
+        Some(FromAgent::Snapshot(mut s)) => {
+            let run_id = std::mem::take(&mut s.run_id);
+            match CheckedSnapshot::check(s, codec) {
+                Ok(snapshot) => ControllerEvent::Snapshot {
+                    agent_id: agent_id.to_owned(),
+                    run_id,
+                    snapshot: Box::new(snapshot),
+                },
+                Err(e) => ControllerEvent::BadSnapshot {
+                    agent_id: agent_id.to_owned(),
+                    run_id,
+                    error: e.to_string(),
+                },
+            }
+        }
         Some(FromAgent::RunFinished(f)) => ControllerEvent::RunFinished {
             agent_id: agent_id.to_owned(),
             run_id: f.run_id,

@@ -116,7 +116,7 @@ impl StepStats {
                 self.bytes_out += bytes_out;
                 record_clamped(&mut self.latency, latency_us);
                 record_clamped(&mut self.service, service_us);
-                add_status(&mut self.status, status, 1);
+                self.add_status(status, 1);
                 if let Some(failure) = failed_check {
                     self.failures += 1;
                     self.add_check(&failure.check, 1, || failure.detail.clone());
@@ -141,7 +141,9 @@ impl StepStats {
         }
     }
 
-    fn add_check(&mut self, name: &str, count: u64, sample: impl FnOnce() -> String) {
+    /// Adds `count` failures of the check `name`; `sample` is taken when the name is new to the
+    /// row. Past 32 distinct names, further ones are counted under the last.
+    pub fn add_check(&mut self, name: &str, count: u64, sample: impl FnOnce() -> String) {
         if let Some(c) = self.checks.iter_mut().find(|c| c.check == name) {
             c.count += count;
         } else if self.checks.len() < MAX_CHECK_NAMES {
@@ -152,6 +154,14 @@ impl StepStats {
             });
         } else if let Some(last) = self.checks.last_mut() {
             last.count += count;
+        }
+    }
+
+    /// Adds `n` responses with status `code` (the list stays sorted by code).
+    pub fn add_status(&mut self, code: u16, n: u64) {
+        match self.status.binary_search_by_key(&code, |&(c, _)| c) {
+            Ok(i) => self.status[i].1 += n,
+            Err(i) => self.status.insert(i, (code, n)),
         }
     }
 
@@ -174,7 +184,7 @@ impl StepStats {
             .add(&other.service)
             .expect("auto-resizing histograms always accept each other");
         for &(code, n) in &other.status {
-            add_status(&mut self.status, code, n);
+            self.add_status(code, n);
         }
         for c in &other.checks {
             self.add_check(&c.check, c.count, || c.sample.clone());
@@ -215,13 +225,6 @@ impl StepStats {
 fn record_clamped(h: &mut Histogram<u64>, us: u64) {
     h.record(us.clamp(1, MAX_LATENCY_US))
         .expect("auto-resizing histograms accept any clamped value");
-}
-
-fn add_status(status: &mut Vec<(u16, u64)>, code: u16, n: u64) {
-    match status.binary_search_by_key(&code, |&(c, _)| c) {
-        Ok(i) => status[i].1 += n,
-        Err(i) => status.insert(i, (code, n)),
-    }
 }
 
 /// Iteration counts of one scenario (by its index in the plan) over some span of time.

@@ -1,7 +1,7 @@
 //! Custom metrics of a snapshot ⇄ `pb::CustomMetric` / `pb::CustomDropped`.
 //!
 //! Lossless like the rest of the snapshot: sums, counts, min, max, the gauge's stamp and every
-//! trend histogram bucket (V2 + deflate, the latency histograms' encoding) survive the trip, so the
+//! trend histogram bucket (HDR V2, the latency histograms' encoding) survive the trip, so the
 //! controller merges agents' custom metrics exactly. Decoding checks what a peer could get wrong:
 //! a missing kind, a (name, kind) sent twice, values that are not finite, a trend whose histogram
 //! does not hold `count` values or holds negative ones.

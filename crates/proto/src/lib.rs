@@ -19,11 +19,13 @@ mod snapshot;
 
 pub use files::{FileError, included_file, verify_included_file, verify_relative_path};
 pub use overrides::{overrides_from_wire, overrides_to_wire};
-pub use snapshot::{SnapshotError, snapshot_from_wire, snapshot_to_wire};
+pub use snapshot::{
+    CheckedSnapshot, MERGE_BATCH, SnapshotError, merge_batch, snapshot_from_wire, snapshot_to_wire,
+};
 
 /// Version of the wire protocol described by `agent.proto`. Bumped for any change an older peer
 /// would misread; the controller refuses agents that speak another one.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The largest gRPC message a Stampede port or agent accepts: a run's scenario with the files it
 /// uses (feeders can be large). Anything bigger is refused by tonic before it is decoded.

@@ -6,7 +6,8 @@ use stampede_metrics::{
     CheckFailure, CustomSet, CustomStats, ErrorKind, IntervalRecorder, Outcome, Snapshot,
     StepStats, Timings,
 };
-use stampede_proto::{pb, snapshot_from_wire, snapshot_to_wire};
+use stampede_proto::hdr::HdrCodec;
+use stampede_proto::{CheckedSnapshot, merge_batch, pb, snapshot_from_wire, snapshot_to_wire};
 
 /// Small deterministic generator (xorshift64*), so the test needs no RNG crate and is repeatable.
 struct Rng(u64);
@@ -213,11 +214,33 @@ fn merging_decoded_snapshots_equals_merging_the_originals() {
     let parts: Vec<Snapshot> = (0..4).map(|i| realistic(3, 20, 50, 100 + i)).collect();
     let mut direct = Snapshot::new(3);
     let mut via_wire = Snapshot::new(3);
+    // The controller's way: each agent's report checked where it arrives (one codec per session),
+    // then its buckets added straight into the second's total.
+    let mut via_checked = Snapshot::new(3);
+    let mut codec = HdrCodec::new();
+    let mut batch = Vec::new();
     for p in &parts {
         direct.merge(p);
         via_wire.merge(&over_the_wire(p).0);
+        let wire = snapshot_to_wire("run-1", p).expect("encodes");
+        let checked = CheckedSnapshot::check(wire, &mut codec).expect("checks");
+        assert_eq!(checked.second(), 3);
+        assert_eq!(checked.requests(), p.requests());
+        checked.merge_into(&mut via_checked);
+        // For the batch below, rows in reverse order in every other snapshot: the merge groups
+        // them by id whatever the order.
+        let mut wire = snapshot_to_wire("run-1", p).unwrap();
+        if batch.len() % 2 == 1 {
+            wire.rows.reverse();
+        }
+        batch.push(CheckedSnapshot::check(wire, &mut codec).expect("checks"));
     }
     same_snapshot(&direct, &via_wire);
+    same_snapshot(&direct, &via_checked);
+    // Histogram by histogram, in one batch.
+    let mut via_batch = Snapshot::new(3);
+    merge_batch(&batch, &mut via_batch);
+    same_snapshot(&direct, &via_batch);
     // Decoded histograms grow: merging a larger value into a decoded snapshot cannot fail.
     let mut decoded = over_the_wire(&parts[0]).0;
     let mut big = realistic(3, 1, 1, 9);

@@ -8,7 +8,7 @@
 //! `Stop` ends the stream with `RunFinished { STOPPED }`. It never sends any HTTP request.
 
 use crate::board::Board;
-use crate::snapshots::Prepared;
+use crate::snapshots::{Prepared, gzip_len};
 use anyhow::{Context, bail};
 use prost::Message;
 use stampede_proto::pb::agent_message::Kind as ToController;
@@ -21,6 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Request;
+use tonic::codec::CompressionEncoding;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Endpoint;
 
@@ -76,7 +77,7 @@ async fn send(
     kind: ToController,
 ) -> anyhow::Result<()> {
     let m = AgentMessage { kind: Some(kind) };
-    board.other(m.encoded_len() as u64 + GRPC_FRAMING);
+    board.other(gzip_len(&m.encode_to_vec()) as u64 + GRPC_FRAMING);
     out.send(m)
         .await
         .context("the session's outbound stream closed")
@@ -112,6 +113,8 @@ async fn session(
         .await
         .with_context(|| format!("cannot connect to {}", fleet.url))?;
     let mut client = AgentServiceClient::new(channel)
+        .send_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(stampede_proto::MAX_MESSAGE_BYTES);
     let (out, out_rx) = mpsc::channel(64);
     let register = ToController::Register(pb::Register {
@@ -173,7 +176,8 @@ async fn session(
                 wire.run_id.clone_from(&r.run_id);
                 wire.second = r.second;
                 let m = AgentMessage { kind: Some(ToController::Snapshot(wire)) };
-                let bytes = m.encoded_len() as u64 + GRPC_FRAMING;
+                // The run id and second differ from the prepared copy's by a few bytes.
+                let bytes = prepared.gzip_len as u64 + GRPC_FRAMING;
                 out.send(m).await.context("the session's outbound stream closed")?;
                 board.sent(r.second, Instant::now(), prepared.requests, bytes);
                 r.second += 1;

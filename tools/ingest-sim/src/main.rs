@@ -10,6 +10,7 @@
 
 mod agent;
 mod board;
+mod offline;
 mod procstat;
 mod snapshots;
 mod submit;
@@ -19,6 +20,7 @@ use anyhow::{Context, bail};
 use board::{Board, Delays, MergeReport};
 use clap::Parser;
 use procstat::{CpuSample, Proc};
+use prost::Message;
 use snapshots::Shape;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,8 +40,12 @@ struct Args {
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:7601")]
     api_url: String,
     /// Token file (its first token is used), as given to the controller's --token-file.
-    #[arg(long, value_name = "FILE")]
-    token_file: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "offline")]
+    token_file: Option<PathBuf>,
+    /// Connect to no controller: decode and merge `--agents` × `--duration` snapshots in this
+    /// process, on one thread, as a controller does, and report the cost per snapshot.
+    #[arg(long)]
+    offline: bool,
     /// Simulated agents.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=5000))]
     agents: u32,
@@ -109,7 +115,14 @@ async fn main() -> anyhow::Result<()> {
             args.warmup
         );
     }
-    let token = read_token(&args.token_file)?;
+    if args.offline {
+        return run_offline(&args);
+    }
+    let token_file = args
+        .token_file
+        .as_ref()
+        .context("--token-file is required")?;
+    let token = read_token(token_file)?;
     let auth = MetadataValue::try_from(format!("Bearer {token}"))
         .context("the token must be visible ASCII")?;
     let controller = match args.controller_pid {
@@ -242,6 +255,40 @@ async fn main() -> anyhow::Result<()> {
             outcome.agents,
             args.agents
         );
+    }
+    Ok(())
+}
+
+/// `--offline`: the decode-and-merge cost per snapshot, without a controller.
+fn run_offline(args: &Args) -> anyhow::Result<()> {
+    let shape = Shape {
+        rows: args.names,
+        samples: args.samples,
+        users: 1,
+    };
+    let pool = snapshots::prepare(shape, args.distinct as usize)?;
+    let bytes = pool.iter().map(|p| p.wire.encoded_len()).sum::<usize>() / pool.len();
+    let r = offline::measure(&pool, args.agents, args.duration)?;
+    let ms = r.ms_per_snapshot();
+    println!(
+        "offline merge       {} snapshots of {} names (~{bytes} B each, {} B gzipped; {} requests) in {:.3} s",
+        r.snapshots, args.names, r.gzip_bytes, r.requests, r.seconds
+    );
+    println!(
+        "per snapshot        {ms:.3} ms of one core: {:.3} cores at {} agents, ~{:.0} agents per core",
+        ms * f64::from(args.agents) / 1e3,
+        args.agents,
+        1e3 / ms
+    );
+    println!(
+        "agent side          {:.3} ms per snapshot to encode and gzip it",
+        r.send_ms
+    );
+    if args.kv {
+        println!("offline_ms_per_snapshot={ms:.4}");
+        println!("offline_agent_ms_per_snapshot={:.4}", r.send_ms);
+        println!("offline_bytes_per_snapshot={bytes}");
+        println!("offline_gzip_bytes_per_snapshot={}", r.gzip_bytes);
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! Realistic interval snapshots, recorded with the engine's own [`IntervalRecorder`] and encoded
-//! with [`stampede_proto::snapshot_to_wire`] (HDR V2 + deflate), exactly as a real agent does.
+//! with [`stampede_proto::snapshot_to_wire`] (HDR V2; the session gzips whole messages), exactly as a real agent does.
 //!
 //! Each row gets a few hundred responses per second with a log-normal latency around a per-row
 //! median (2–80 ms), mostly `200` with some `404` and `500` (the `500`s fail a status check),
@@ -10,8 +10,12 @@
 //! decodes and merges full-size, varied histograms while the simulator stays cheap.
 
 use anyhow::Context;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use prost::Message as _;
 use stampede_metrics::{CheckFailure, ErrorKind, IntervalRecorder, Outcome, Snapshot, Timings};
 use stampede_proto::pb;
+use std::io::Write;
 
 /// What one pre-built snapshot looks like.
 #[derive(Clone, Copy, Debug)]
@@ -29,6 +33,15 @@ pub struct Shape {
 pub struct Prepared {
     pub wire: pb::IntervalSnapshot,
     pub requests: u64,
+    /// Its size gzipped as the session sends it (run id and second aside).
+    pub gzip_len: usize,
+}
+
+/// The size of `message` gzipped as tonic does (level 6), i.e. what it weighs on the wire.
+pub fn gzip_len(message: &[u8]) -> usize {
+    let mut gz = GzEncoder::new(Vec::new(), Compression::new(6));
+    gz.write_all(message).expect("writing to memory");
+    gz.finish().expect("writing to memory").len()
 }
 
 /// A small, fast, deterministic generator (xorshift64*); statistical quality is ample here.
@@ -140,7 +153,12 @@ pub fn prepare(shape: Shape, count: usize) -> anyhow::Result<Vec<Prepared>> {
             let requests = snapshot.requests();
             let wire = stampede_proto::snapshot_to_wire("", &snapshot)
                 .context("encoding a simulated snapshot")?;
-            Ok(Prepared { wire, requests })
+            let gzip_len = gzip_len(&wire.encode_to_vec());
+            Ok(Prepared {
+                wire,
+                requests,
+                gzip_len,
+            })
         })
         .collect()
 }

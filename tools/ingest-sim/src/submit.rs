@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tonic::Request;
+use tonic::codec::CompressionEncoding;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Endpoint;
 
@@ -70,8 +71,10 @@ pub async fn submit(
         .connect()
         .await
         .with_context(|| format!("cannot reach the controller's API at {url}"))?;
-    let mut client =
-        RunServiceClient::new(channel).max_decoding_message_size(stampede_proto::MAX_MESSAGE_BYTES);
+    let mut client = RunServiceClient::new(channel)
+        .send_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(stampede_proto::MAX_MESSAGE_BYTES);
     let request = pb::RunRequest {
         scenario_source: scenario(plan.names, plan.agents, plan.seconds),
         file_name: "ingest-sim.yaml".to_owned(),

@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tokio_util::sync::CancellationToken;
+use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
 /// A controller serving on its two ports.
@@ -82,6 +83,8 @@ pub async fn serve_secure(
         tokens,
         allow: Arc::new(security.allow),
     })
+    .accept_compressed(CompressionEncoding::Gzip)
+    .send_compressed(CompressionEncoding::Gzip)
     .max_decoding_message_size(stampede_proto::MAX_MESSAGE_BYTES);
     let agent_server = agent_builder
         .add_service(controller.service())

@@ -11,6 +11,7 @@ use stampede_proto::pb::{self, run_update::Kind as Update};
 use stampede_proto::{AUTHORIZATION, overrides_to_wire, snapshot_from_wire};
 use stampede_scenario::{Overrides, Plan};
 use std::time::Duration;
+use tonic::codec::CompressionEncoding;
 use tonic::metadata::MetadataValue;
 use tonic::transport::Endpoint;
 use tonic::{Code, Request};
@@ -67,7 +68,9 @@ pub async fn run_remote(
             explain(url, &e)
         ),
     };
-    let mut client = RunServiceClient::new(channel);
+    let mut client = RunServiceClient::new(channel)
+        .send_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Gzip);
     let request = pb::RunRequest {
         scenario_source: remote.source.clone(),
         file_name: scenario_file.to_owned(),

@@ -267,7 +267,7 @@ impl Manager {
         run.policy = spec.on_agent_loss;
         run.reassigner = Some(reassigner);
         if !run.plan.setup.is_empty() {
-            run.add_to_second(0, &setup_snapshot);
+            run.pending(0).snapshot.merge(&setup_snapshot);
         }
         let manager = self.clone();
         tokio::spawn(async move {

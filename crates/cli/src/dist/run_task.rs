@@ -24,7 +24,7 @@ use stampede_metrics::result::{RunEvent, RunMeta, RunStatus};
 use stampede_metrics::{Aggregator, RequestKey, Snapshot};
 use stampede_proto::pb::controller_message::Kind as ToAgent;
 use stampede_proto::pb::{self, run_update::Kind as Update};
-use stampede_proto::snapshot_to_wire;
+use stampede_proto::{CheckedSnapshot, MERGE_BATCH, merge_batch, snapshot_to_wire};
 use stampede_scenario::Plan;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -34,9 +34,26 @@ use tokio_util::sync::CancellationToken;
 
 /// A second still waiting for some agents.
 pub(super) struct Pending {
-    snapshot: Snapshot,
+    pub snapshot: Snapshot,
+    /// Agents' reports not merged into `snapshot` yet (see [`merge_batch`]).
+    batch: Vec<CheckedSnapshot>,
     from: BTreeSet<String>,
     since: Instant,
+}
+
+impl Pending {
+    /// Adds an agent's report, merging the batch once it is full.
+    fn add(&mut self, report: CheckedSnapshot) {
+        self.batch.push(report);
+        if self.batch.len() >= MERGE_BATCH {
+            self.merge();
+        }
+    }
+
+    fn merge(&mut self) {
+        merge_batch(&self.batch, &mut self.snapshot);
+        self.batch.clear();
+    }
 }
 
 /// One run being followed.
@@ -180,16 +197,15 @@ impl RunTask {
         }
     }
 
-    /// Adds `snapshot` to the pending second `second` (opened if new) and returns it: an agent's
-    /// report, or setup's requests before any agent reports.
-    pub fn add_to_second(&mut self, second: u32, snapshot: &Snapshot) -> &mut Pending {
-        let p = self.pending.entry(second).or_insert_with(|| Pending {
+    /// The pending second `second`, opened if new: agents' reports (and setup's requests, before
+    /// any agent reports) are merged into it until it closes.
+    pub(super) fn pending(&mut self, second: u32) -> &mut Pending {
+        self.pending.entry(second).or_insert_with(|| Pending {
             snapshot: Snapshot::new(second),
+            batch: Vec::new(),
             from: BTreeSet::new(),
             since: Instant::now(),
-        });
-        p.snapshot.merge(snapshot);
-        p
+        })
     }
 
     fn elapsed_s(&self) -> f64 {
@@ -231,16 +247,19 @@ impl RunTask {
                 agent_id, snapshot, ..
             } => {
                 let done = self.done.entry(agent_id.clone()).or_default();
-                done.iterations += snapshot.iterations + snapshot.interrupted_iterations;
-                done.requests += (snapshot.steps.iter())
-                    .map(|(_, s)| s.requests)
-                    .sum::<u64>();
-                let second = snapshot.second;
+                let (completed, interrupted) = snapshot.iterations();
+                done.iterations += completed + interrupted;
+                done.requests += snapshot.requests();
+                let second = snapshot.second();
                 if self.closed_through.is_some_and(|c| second <= c) {
-                    self.ingest(&snapshot).await; // late: still counted in the totals
+                    let mut late = Snapshot::new(second);
+                    snapshot.merge_into(&mut late);
+                    self.ingest(&late).await; // late: still counted in the totals
                     return;
                 }
-                self.add_to_second(second, &snapshot).from.insert(agent_id);
+                let pending = self.pending(second);
+                pending.add(*snapshot);
+                pending.from.insert(agent_id);
                 self.close_ready(false).await;
             }
             ControllerEvent::BadSnapshot {
@@ -383,7 +402,8 @@ impl RunTask {
             if !(all || complete || now.duration_since(p.since) >= GRACE) {
                 break;
             }
-            let p = entry.remove();
+            let mut p = entry.remove();
+            p.merge();
             self.closed_through = Some(p.snapshot.second);
             self.ingest(&p.snapshot).await;
         }
