@@ -21,7 +21,7 @@ pub(crate) const MAX_COOKIES: usize = 64;
 /// Longest `name=value` accepted, in bytes.
 const MAX_COOKIE_LEN: usize = 4096;
 
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Cookie {
     name: String,
     value: String,
@@ -35,7 +35,7 @@ struct Cookie {
 }
 
 /// The cookies of one virtual user.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct CookieJar {
     cookies: Vec<Cookie>,
     /// Bumped on every change, so callers can cache the `Cookie` header they built.
@@ -125,6 +125,36 @@ impl CookieJar {
             value.push_str(&c.value);
         }
         HeaderValue::from_str(&value).ok()
+    }
+
+    /// Applies to this jar what changed from `before` to `after` (a copy of `before` that another
+    /// connection of the same user used meanwhile): cookies added or replaced there are stored
+    /// here, cookies gone there (deleted, expired, evicted) are removed here. Changes made here in
+    /// the meantime are kept unless `after` touched the same cookie.
+    pub fn apply_changes(&mut self, before: &CookieJar, after: &CookieJar) {
+        if after.generation == before.generation {
+            return;
+        }
+        let key = |c: &Cookie| (c.name.clone(), c.domain.clone(), c.path.clone());
+        let mut touched = false;
+        for gone in
+            (before.cookies.iter()).filter(|c| !after.cookies.iter().any(|a| key(a) == key(c)))
+        {
+            let len = self.cookies.len();
+            self.cookies.retain(|c| key(c) != key(gone));
+            touched |= self.cookies.len() != len;
+        }
+        for set in (after.cookies.iter()).filter(|a| !before.cookies.contains(a)) {
+            self.cookies.retain(|c| key(c) != key(set));
+            if self.cookies.len() >= MAX_COOKIES {
+                self.cookies.remove(0);
+            }
+            self.cookies.push(set.clone());
+            touched = true;
+        }
+        if touched {
+            self.changed();
+        }
     }
 
     fn changed(&mut self) {
@@ -365,6 +395,41 @@ mod tests {
             "/",
         );
         assert!(jar.is_empty(), "an Expires date in the past deletes");
+    }
+
+    #[test]
+    fn changes_made_in_a_copy_are_applied_back() {
+        let mut main = jar_with(
+            &["sid=1; Path=/", "theme=dark; Path=/", "old=x; Path=/"],
+            "h",
+            "/",
+        );
+        let before = main.clone();
+        let mut lane = main.clone();
+        let set = |jar: &mut CookieJar, v: &'static str| {
+            jar.store(&HeaderValue::from_static(v), "h", "/", Instant::now())
+        };
+        // The copy replaces one cookie, adds one and deletes one; the user changes another meanwhile.
+        set(&mut lane, "theme=light; Path=/");
+        set(&mut lane, "cdn=7; Path=/");
+        set(&mut lane, "old=; Max-Age=0");
+        set(&mut main, "sid=2; Path=/");
+        let generation = main.generation();
+        main.apply_changes(&before, &lane);
+        assert_ne!(
+            main.generation(),
+            generation,
+            "cached headers must be rebuilt"
+        );
+        let mut sent: Vec<&str> = Vec::new();
+        let value = header(&main, "h", "/", false).unwrap();
+        sent.extend(value.split("; "));
+        sent.sort_unstable();
+        assert_eq!(sent, ["cdn=7", "sid=2", "theme=light"]);
+        // An untouched copy changes nothing, not even the generation.
+        let generation = main.generation();
+        main.apply_changes(&before, &before.clone());
+        assert_eq!(main.generation(), generation);
     }
 
     #[test]

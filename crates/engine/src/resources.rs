@@ -61,6 +61,13 @@ impl User<'_> {
             let clients = Client::new(shared, self.ctx.prepared.step_count);
             self.resource_clients.push(clients);
         }
+        // Every lane sends the user's cookies, as a browser does: the extra lanes get a copy of
+        // the jar, and what resource responses set there is taken back afterwards.
+        let before = self.client.jar().cloned();
+        let extra = lanes - 1;
+        for lane in self.resource_clients.iter_mut().take(extra) {
+            lane.set_jar(before.clone());
+        }
         let mut queues: Vec<Vec<String>> = vec![Vec::new(); lanes];
         for (i, url) in urls.into_iter().enumerate() {
             queues[i % lanes].push(url);
@@ -79,6 +86,13 @@ impl User<'_> {
             results
         });
         let results = join_all(lanes).await;
+        if let Some(before) = &before {
+            for lane in self.resource_clients.iter().take(extra) {
+                if let Some(after) = lane.jar() {
+                    self.client.apply_cookie_changes(before, after);
+                }
+            }
+        }
         let mut shard = record::lock(self.shard);
         for result in results.iter().flatten() {
             match *result {

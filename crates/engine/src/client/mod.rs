@@ -503,6 +503,26 @@ impl Client {
         jar.header(&origin.host, path, origin.is_https())
     }
 
+    /// The user's cookie jar (`None` when cookies are off).
+    pub fn jar(&self) -> Option<&CookieJar> {
+        self.jar.as_ref()
+    }
+
+    /// Replaces the cookie jar (a copy of the user's, for a connection fetching resources).
+    pub fn set_jar(&mut self, jar: Option<CookieJar>) {
+        self.jar = jar;
+        // Cached headers were built from the old jar, whose generations mean nothing here.
+        self.cookie_cache.fill(None);
+    }
+
+    /// Takes in what another connection of the same user changed in its copy of the jar (see
+    /// [`CookieJar::apply_changes`]).
+    pub fn apply_cookie_changes(&mut self, before: &CookieJar, after: &CookieJar) {
+        if let Some(jar) = self.jar.as_mut() {
+            jar.apply_changes(before, after);
+        }
+    }
+
     fn store_cookies(&mut self, headers: &HeaderMap, slot: usize, path: &str) {
         let Some(jar) = self.jar.as_mut() else {
             return;

@@ -319,6 +319,47 @@ scenarios:
     app.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_resource_lane_sends_the_users_cookies() {
+    let app = ShopApp::start().await;
+    let dir = temp_dir("lang-resource-cookies");
+    let file = scenario_file(
+        &dir,
+        &app,
+        r#"version: 1
+target: TARGET
+load: { users: 1, duration: 20s, iterations: { per_user: 1 } }
+scenarios:
+  - name: s
+    steps:
+      - post: /login
+        json: { username: alice, password: pw-alice }
+      - get: /page
+        name: home
+        resources: { concurrency: 3 }
+"#,
+    );
+    run_ok(&file, &[]).await;
+    let seen = app.seen();
+    let resources = [
+        "/static/site.css",
+        "/favicon.ico",
+        "/static/app.js",
+        "/img/a.png",
+        "/static/b.png",
+        "/frame",
+    ];
+    for path in resources {
+        assert_eq!(seen.count(path), 1, "{path}: {:?}", seen.paths);
+        let sent = seen.cookies.get(path).cloned().unwrap_or_default();
+        assert!(
+            sent.len() == 1 && sent[0].contains("session="),
+            "{path} was fetched without the session cookie: {sent:?}"
+        );
+    }
+    app.shutdown().await;
+}
+
 #[tokio::test]
 async fn validate_reports_every_language_error_with_its_line_as_text_and_json() {
     let dir = temp_dir("lang-validate");
