@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tonic::codec::CompressionEncoding;
 use tonic::{Code, Request, Status, Streaming};
 
 const TOKEN: &str = "test-token-0123456789";
@@ -69,14 +70,27 @@ fn msg(kind: ToController) -> AgentMessage {
 }
 
 /// Opens a session and sends `Register`; returns the sender for later messages and the stream.
-async fn open(
+type Session = (mpsc::Sender<AgentMessage>, Streaming<ControllerMessage>);
+
+/// Opens a session as an agent does (messages gzipped both ways).
+async fn open(addr: SocketAddr, token: &str, reg: pb::Register) -> Result<Session, Status> {
+    open_with(addr, token, reg, true).await
+}
+
+async fn open_with(
     addr: SocketAddr,
     token: &str,
     reg: pb::Register,
-) -> Result<(mpsc::Sender<AgentMessage>, Streaming<ControllerMessage>), Status> {
+    gzip: bool,
+) -> Result<Session, Status> {
     let mut client = AgentServiceClient::connect(format!("http://{addr}"))
         .await
         .expect("connects to 127.0.0.1");
+    if gzip {
+        client = client
+            .send_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Gzip);
+    }
     let (tx, rx) = mpsc::channel(16);
     tx.send(msg(ToController::Register(reg))).await.unwrap();
     let mut request = Request::new(ReceiverStream::new(rx));
@@ -376,28 +390,31 @@ async fn snapshots_arrive_decoded_and_messages_reach_the_agent() {
 }
 
 /// An oversized message (above gRPC's 4 MiB default on the agent port) ends that agent's session
-/// with a reason, and the controller goes on serving others.
+/// with a reason, and the controller goes on serving others. Gzipped, the same message is a
+/// decompression bomb (5 MiB from ~5 KB): the limit applies to the inflated size.
 #[tokio::test]
 async fn an_oversized_message_ends_the_session_not_the_controller() {
     let (addr, _controller, mut events) = start().await;
-    let (tx, mut stream) = open(addr, TOKEN, register("big", PROTOCOL_VERSION))
-        .await
-        .unwrap();
-    assert!(matches!(
-        next(&mut stream).await,
-        Some(FromController::Registered(_))
-    ));
-    let huge = pb::IntervalSnapshot {
-        run_id: "x".repeat(5 << 20),
-        ..pb::IntervalSnapshot::default()
-    };
-    tx.send(msg(ToController::Snapshot(huge))).await.unwrap();
-    let reason = wait_for(&mut events, |e| match e {
-        ControllerEvent::Disconnected { agent_id, reason } if agent_id == "big" => Some(reason),
-        _ => None,
-    })
-    .await;
-    assert!(!reason.is_empty());
+    for (id, gzip) in [("big", false), ("bomb", true)] {
+        let (tx, mut stream) = open_with(addr, TOKEN, register(id, PROTOCOL_VERSION), gzip)
+            .await
+            .unwrap();
+        assert!(matches!(
+            next(&mut stream).await,
+            Some(FromController::Registered(_))
+        ));
+        let huge = pb::IntervalSnapshot {
+            run_id: "x".repeat(5 << 20),
+            ..pb::IntervalSnapshot::default()
+        };
+        tx.send(msg(ToController::Snapshot(huge))).await.unwrap();
+        let reason = wait_for(&mut events, |e| match e {
+            ControllerEvent::Disconnected { agent_id, reason } if agent_id == id => Some(reason),
+            _ => None,
+        })
+        .await;
+        assert!(reason.contains("4194304 bytes"), "{id}: {reason}");
+    }
     // Still serving: another agent registers.
     let (_tx2, mut other) = open(addr, TOKEN, register("small", PROTOCOL_VERSION))
         .await
