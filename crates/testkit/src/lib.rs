@@ -72,6 +72,8 @@ struct Seen {
     arrivals: BTreeMap<String, Vec<Instant>>,
     /// TCP connections accepted.
     connections: u64,
+    /// Connections accepted per peer IP address.
+    peers: BTreeMap<std::net::IpAddr, u64>,
     /// Requests per HTTP version (`HTTP/1.1`, `HTTP/2.0`).
     versions: BTreeMap<String, u64>,
 }
@@ -116,10 +118,27 @@ impl TestTarget {
         Self::start_mode(Mode::Tls(tokio_rustls::TlsAcceptor::from(config))).await
     }
 
+    /// Serves HTTP/1.1 on a listener the caller bound, e.g. in a network namespace the test
+    /// created (a socket stays in the namespace it was made in). Call within a Tokio runtime.
+    ///
+    /// # Panics
+    /// If the listener cannot be made non-blocking or handed to Tokio.
+    pub fn serve(listener: std::net::TcpListener) -> TestTarget {
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let listener = TcpListener::from_std(listener).expect("a Tokio listener");
+        Self::serve_mode(listener, Mode::Http1)
+    }
+
     async fn start_mode(mode: Mode) -> TestTarget {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .expect("bind 127.0.0.1:0");
+        Self::serve_mode(listener, mode)
+    }
+
+    fn serve_mode(listener: TcpListener, mode: Mode) -> TestTarget {
         let addr = listener.local_addr().expect("local addr");
         let seen = Arc::new(Mutex::new(Seen::default()));
         let stop = CancellationToken::new();
@@ -179,6 +198,11 @@ impl TestTarget {
         self.seen().connections
     }
 
+    /// Connections accepted per peer IP address (where the load came from).
+    pub fn peers(&self) -> BTreeMap<std::net::IpAddr, u64> {
+        self.seen().peers.clone()
+    }
+
     /// Requests received per HTTP version, as `HTTP/1.1` or `HTTP/2.0`.
     pub fn versions(&self) -> BTreeMap<String, u64> {
         self.seen().versions.clone()
@@ -224,12 +248,17 @@ async fn accept_loop(
         let stream = tokio::select! {
             _ = stop.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(_) => continue,
             },
         };
+        let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
-        lock(&seen).connections += 1;
+        {
+            let mut seen = lock(&seen);
+            seen.connections += 1;
+            *seen.peers.entry(peer.ip()).or_default() += 1;
+        }
         let seen = seen.clone();
         let stop = stop.clone();
         let mode = mode.clone();

@@ -5,7 +5,7 @@ use crate::common::{output, read_result, row, run_quiet, stampede, temp_dir, tex
 use stampede_testkit::TestTarget;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const TOKEN: &str = "test-token-0123456789abcdef";
@@ -29,15 +29,21 @@ pub fn controller(dir: &Path, procs: &mut Procs) -> (String, String, PathBuf) {
 
 /// Starts `stampede controller` with its data directory at `data`.
 pub fn controller_on(dir: &Path, data: &Path, procs: &mut Procs) -> (String, String, PathBuf) {
+    spawn_controller(stampede(), "127.0.0.1:0", dir, data, procs)
+}
+
+/// Starts the controller `cmd` runs (`stampede`, or a wrapper that ends with it) with agents
+/// listening on `listen` and the API on 127.0.0.1.
+pub fn spawn_controller(
+    mut cmd: Command,
+    listen: &str,
+    dir: &Path,
+    data: &Path,
+    procs: &mut Procs,
+) -> (String, String, PathBuf) {
     let tokens = write(dir, "ctl.token", &format!("# test\n{TOKEN}\n"));
-    let mut child = stampede()
-        .args([
-            "controller",
-            "--listen",
-            "127.0.0.1:0",
-            "--api",
-            "127.0.0.1:0",
-        ])
+    let mut child = cmd
+        .args(["controller", "--listen", listen, "--api", "127.0.0.1:0"])
         .arg("--token-file")
         .arg(&tokens)
         .arg("--data-dir")
@@ -74,7 +80,19 @@ fn agent(url: &str, tokens: &Path, id: &str, procs: &mut Procs) {
 
 /// Starts `stampede agent` with `extra` flags (capacity, labels).
 pub fn agent_with(url: &str, tokens: &Path, id: &str, extra: &[&str], procs: &mut Procs) {
-    let child = stampede()
+    spawn_agent(stampede(), url, tokens, id, extra, procs);
+}
+
+/// Starts the agent `cmd` runs (`stampede`, or a wrapper that ends with it).
+pub fn spawn_agent(
+    mut cmd: Command,
+    url: &str,
+    tokens: &Path,
+    id: &str,
+    extra: &[&str],
+    procs: &mut Procs,
+) {
+    let child = cmd
         .args(["agent", "--controller", url, "--id", id])
         .args(extra)
         .arg("--token-file")
@@ -87,7 +105,7 @@ pub fn agent_with(url: &str, tokens: &Path, id: &str, extra: &[&str], procs: &mu
 }
 
 /// 9 users, weights 1:2 (3 and 6 users), each running exactly 2 iterations.
-fn scenario(dir: &Path, target: &str) -> PathBuf {
+pub fn scenario(dir: &Path, target: &str) -> PathBuf {
     let yaml = format!(
         "version: 1\ntarget: {target}\nload: {{ users: 9, spawn_rate: 100/s, duration: 20s, iterations: {{ per_user: 2 }} }}\n\
          scenarios:\n  - name: a\n    weight: 1\n    think_time: 100ms\n    steps:\n      - get: /a\n\
@@ -96,7 +114,7 @@ fn scenario(dir: &Path, target: &str) -> PathBuf {
     write(dir, "split.yaml", &yaml)
 }
 
-fn assert_exact_split(target: &TestTarget, result: &serde_json::Value) {
+pub fn assert_exact_split(target: &TestTarget, result: &serde_json::Value) {
     // Each user runs exactly 2 iterations: 3 users of `a`, 6 of `b`, cluster-wide.
     assert_eq!(target.count("/a"), 6, "{:?}", target.counts());
     assert_eq!(target.count("/b"), 12, "{:?}", target.counts());

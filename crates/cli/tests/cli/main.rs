@@ -6,6 +6,7 @@ mod demo;
 mod distributed;
 mod language;
 mod load_models;
+mod netns;
 mod reports;
 mod run;
 mod security;
