@@ -1,10 +1,11 @@
 //! Thresholds on the CLI side: `--threshold` values added to the plan's, the plan's thresholds
 //! translated for the metrics crate's evaluator (request and scenario names become row indices,
-//! bounds keep the metric's unit), and the live abort check.
+//! a `dropped_iterations` scenario its plan index, bounds keep the metric's unit), and the live
+//! abort check.
 
 use crate::progress::Progress;
 use stampede_metrics::Aggregator;
-use stampede_metrics::threshold::{LatencyStat, Metric, Op, ThresholdSpec};
+use stampede_metrics::threshold::{CustomSpec, CustomStat, LatencyStat, Metric, Op, ThresholdSpec};
 use stampede_scenario::{
     self as scenario, CompareOp, Diagnostics, Plan, Threshold, ThresholdMetric,
 };
@@ -27,7 +28,7 @@ fn spec(plan: &Plan, t: &Threshold) -> ThresholdSpec {
         metric_name: t.metric.name(),
         scope: t.scope.describe(),
         condition: t.condition(),
-        metric: metric(t.metric),
+        metric: metric(plan, t),
         rows,
         op: match t.op {
             CompareOp::Lt => Op::Lt,
@@ -45,20 +46,45 @@ fn spec(plan: &Plan, t: &Threshold) -> ThresholdSpec {
     }
 }
 
-fn metric(m: ThresholdMetric) -> Metric {
-    match m {
-        ThresholdMetric::Latency(stat) => Metric::Latency(match stat {
-            scenario::LatencyStat::Percentile(p) => LatencyStat::Percentile(p),
-            scenario::LatencyStat::Mean => LatencyStat::Mean,
-            scenario::LatencyStat::Min => LatencyStat::Min,
-            scenario::LatencyStat::Max => LatencyStat::Max,
-        }),
+fn latency_stat(stat: scenario::LatencyStat) -> LatencyStat {
+    match stat {
+        scenario::LatencyStat::Percentile(p) => LatencyStat::Percentile(p),
+        scenario::LatencyStat::Mean => LatencyStat::Mean,
+        scenario::LatencyStat::Min => LatencyStat::Min,
+        scenario::LatencyStat::Max => LatencyStat::Max,
+    }
+}
+
+fn metric(plan: &Plan, t: &Threshold) -> Metric {
+    match &t.metric {
+        ThresholdMetric::Latency(stat) => Metric::Latency(latency_stat(*stat)),
         ThresholdMetric::ErrorRate => Metric::ErrorRate,
         ThresholdMetric::FailureRate => Metric::FailureRate,
         ThresholdMetric::ChecksPassRate => Metric::ChecksPassRate,
         ThresholdMetric::Rps => Metric::Rps,
         ThresholdMetric::Requests => Metric::Requests,
         ThresholdMetric::Iterations => Metric::Iterations,
+        ThresholdMetric::DroppedIterations => Metric::DroppedIterations {
+            // The snapshots count drops by plan index; the name was validated.
+            scenario: (t.scope.scenario.as_ref()).and_then(|name| {
+                let index = plan.scenarios.iter().position(|s| s.name == *name)?;
+                u32::try_from(index).ok()
+            }),
+        },
+        ThresholdMetric::Custom { name, stat } => Metric::Custom(CustomSpec {
+            name: name.clone(),
+            stat: match *stat {
+                scenario::CustomStat::CounterSum => CustomStat::CounterSum {
+                    only_grows: plan.counter_only_grows(name),
+                },
+                scenario::CustomStat::CounterRate => CustomStat::CounterRate,
+                scenario::CustomStat::Trend(s) => CustomStat::Trend(latency_stat(s)),
+                scenario::CustomStat::TrendCount => CustomStat::TrendCount,
+                scenario::CustomStat::GaugeLast => CustomStat::GaugeLast,
+                scenario::CustomStat::GaugeMin => CustomStat::GaugeMin,
+                scenario::CustomStat::GaugeMax => CustomStat::GaugeMax,
+            },
+        }),
     }
 }
 

@@ -52,9 +52,9 @@ pub struct Aggregator {
     /// Thresholds to evaluate, with their sliding windows (see `threshold.rs`).
     pub(crate) thresholds: crate::threshold::ThresholdState,
     /// Dropped and interrupted iterations, scheduler lag, per-scenario counts.
-    iteration_totals: IterationTotals,
+    pub(crate) iteration_totals: IterationTotals,
     /// Custom metrics: run totals and the timeline's counters.
-    custom: CustomTotals,
+    pub(crate) custom: CustomTotals,
 }
 
 impl Aggregator {

@@ -23,6 +23,11 @@ pub(crate) struct CustomTotals {
 }
 
 impl CustomTotals {
+    /// Every custom metric of the run so far.
+    pub fn run(&self) -> &CustomSet {
+        &self.run
+    }
+
     /// Adds one snapshot to the run totals.
     pub fn ingest(&mut self, snapshot: &Snapshot) {
         self.run.merge(&snapshot.custom);

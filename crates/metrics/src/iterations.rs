@@ -36,6 +36,14 @@ impl IterationTotals {
             .expect("auto-resizing histograms always accept each other");
     }
 
+    /// Dropped iterations of the whole run, or of the scenario with this plan index.
+    pub fn dropped(&self, scenario: Option<u32>) -> u64 {
+        match scenario {
+            None => self.dropped,
+            Some(i) => self.scenarios.get(i as usize).map_or(0, |c| c.dropped),
+        }
+    }
+
     /// Fills the iteration fields of `result`. Scenario `i` of the snapshots is the `i`-th
     /// distinct scenario name in `keys` (the plan interns rows scenario by scenario, in file
     /// order, and every scenario has at least one step).

@@ -15,6 +15,7 @@ mod phases;
 mod recorder;
 pub mod result;
 pub mod threshold;
+mod threshold_custom;
 mod threshold_window;
 
 pub use aggregate::{Aggregator, LiveStats};

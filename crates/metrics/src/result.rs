@@ -202,15 +202,18 @@ pub struct RunEvent {
 pub struct ThresholdResult {
     /// The threshold as written, e.g. `latency.p95 < 300ms` or `error_rate < 1% [request: checkout]`.
     pub name: String,
-    /// The metric, e.g. `latency.p95`, `error_rate`, `rps`, `checks.pass_rate`.
+    /// The metric, e.g. `latency.p95`, `error_rate`, `rps`, `checks.pass_rate`,
+    /// `dropped_iterations`, or a custom metric: `counter.carts`, `trend.cart_size.p95`,
+    /// `gauge.queue`.
     pub metric: String,
     /// `all`, `scenario: NAME` or `request: NAME`.
     pub scope: String,
     /// The bound, e.g. `< 300ms` or `>= 99.5%`.
     pub condition: String,
     /// The measured value in the metric's unit (ms for latency, percent for rates, per second for
-    /// rps); for a windowed threshold, the worst window. `None` when the metric had no data,
-    /// which fails the threshold.
+    /// rps and a counter's `.rate`, a count for counts, a plain number for custom metrics); for a
+    /// windowed threshold, the worst window. `None` when the metric had no data, which fails the
+    /// threshold.
     pub value: Option<f64>,
     pub passed: bool,
     /// True when this threshold stopped the run early (`abort: true`).

@@ -10,9 +10,12 @@
 //!
 //! In the metric's unit: latency in ms (responses only), rates in percent (`error_rate` =
 //! transport errors / requests, `failure_rate` = failed checks / requests, `checks.pass_rate` =
-//! responses passing their checks / responses), `rps` per second of run time, counts as counts.
+//! responses passing their checks / responses), `rps` per second of run time, counts as counts
+//! (`dropped_iterations`: open-model iterations that could not start, of the run or of one
+//! scenario), custom metrics as plain numbers (see [`crate::threshold_custom`]).
 //! **No data is a failure**: a scope with no request (or, for latency and pass rate, no
-//! response) has no value and fails with a message saying so.
+//! response) has no value and fails with a message saying so. `dropped_iterations` always has a
+//! value (0 when nothing was dropped); custom metrics say when they have none.
 //!
 //! # When a run is aborted
 //!
@@ -21,12 +24,16 @@
 //! * with a window: as soon as one full window violates the bound (that window stays in the
 //!   verdict whatever follows);
 //! * over the whole run, for a value that can only grow (`requests`, `iterations`,
-//!   `latency.max`) above an upper bound, or only shrink (`latency.min`) below a lower bound:
-//!   as soon as it crosses it; crossing the other way is never certain before the end, so it
-//!   never aborts;
-//! * over the whole run, for every other value (percentiles, rates, rps, which can still
-//!   recover): when the bound is violated at an evaluation after `delay`. `delay` is the
-//!   warm-up during which such a value is not trusted.
+//!   `dropped_iterations`, `latency.max`, a trend's `max` and `count`, a gauge's `max`, the sum
+//!   of a counter whose adds are all `>= 0`) above an upper bound, or only shrink
+//!   (`latency.min`, a trend's or gauge's `min`) below a lower bound: as soon as it crosses it;
+//!   crossing the other way is never certain before the end, so it never aborts;
+//! * over the whole run, for the sum of a counter that may be added a negative value (a
+//!   templated value, a script): never, since it can go either way until the end;
+//! * over the whole run, for every other value (percentiles, means, rates, rps, a counter's
+//!   rate, a gauge's last value, which can still recover): when the bound is violated at an
+//!   evaluation after `delay`. `delay` is the warm-up during which such a value is not
+//!   trusted.
 
 use std::time::Duration;
 
@@ -35,13 +42,16 @@ use hdrhistogram::Histogram;
 use crate::aggregate::Aggregator;
 use crate::recorder::{StepId, StepStats, new_histogram};
 use crate::result::{RunMeta, RunResult, RunStatus, ThresholdResult};
+pub use crate::threshold_custom::{CustomSpec, CustomStat};
 use crate::threshold_window::WindowTrack;
 
+#[cfg(test)]
+mod custom_tests;
 #[cfg(test)]
 mod tests;
 
 /// What a threshold measures.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Metric {
     Latency(LatencyStat),
     ErrorRate,
@@ -51,6 +61,27 @@ pub enum Metric {
     Requests,
     /// Whole run only: iterations are not counted per row.
     Iterations,
+    /// Open-model iterations that could not start: of the scenario with this plan index (the
+    /// index of [`crate::Snapshot::scenarios`]), or of the whole run. Not per row.
+    DroppedIterations {
+        scenario: Option<u32>,
+    },
+    /// A custom metric, run-wide (not per row).
+    Custom(CustomSpec),
+}
+
+/// How a whole-run value can move as the run goes on: what makes a violation certain (see the
+/// module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Course {
+    /// Only grows: above an upper bound it has certainly failed.
+    Grows,
+    /// Only shrinks: below a lower bound it has certainly failed.
+    Shrinks,
+    /// Settles as data comes in: a violation after `delay` aborts.
+    Settles,
+    /// Goes either way until the end: never certain.
+    Wanders,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -126,12 +157,14 @@ pub(crate) struct Tally {
     pub failures: u64,
     pub errors: u64,
     pub iterations: u64,
+    /// Dropped iterations of the spec's scope (`dropped_iterations` only).
+    pub dropped: u64,
     /// Only for latency metrics.
     pub latency: Option<Histogram<u64>>,
 }
 
 impl Tally {
-    pub fn new(metric: Metric) -> Tally {
+    pub fn new(metric: &Metric) -> Tally {
         Tally {
             latency: matches!(metric, Metric::Latency(_)).then(new_histogram),
             ..Tally::default()
@@ -162,8 +195,9 @@ fn ms(us: u64) -> f64 {
 
 impl Metric {
     /// The value over `tally`, spanning `seconds`; `None` without data. In a window (`window`),
-    /// counts and rps are 0 rather than missing when nothing happened.
-    pub(crate) fn value(self, t: &Tally, seconds: f64, window: bool) -> Option<f64> {
+    /// counts and rps are 0 rather than missing when nothing happened. Custom metrics are not
+    /// in a tally (see [`CustomSpec::run_value`]): `None`.
+    pub(crate) fn value(&self, t: &Tally, seconds: f64, window: bool) -> Option<f64> {
         let count = |n: u64| (n > 0 || window).then_some(n as f64);
         match self {
             Metric::Latency(stat) => {
@@ -183,14 +217,31 @@ impl Metric {
             Metric::Rps => count(t.requests).map(|n| n / seconds.max(1e-9)),
             Metric::Requests => count(t.requests),
             Metric::Iterations => count(t.iterations),
+            Metric::DroppedIterations { .. } => Some(t.dropped as f64),
+            Metric::Custom(_) => None,
         }
     }
 
-    /// Values that only grow (`1`) or only shrink (`-1`) as a run goes on; `0` for the others.
-    fn trend(self) -> i8 {
+    /// How the whole-run value can move as a run goes on.
+    pub(crate) fn course(&self) -> Course {
         match self {
-            Metric::Requests | Metric::Iterations | Metric::Latency(LatencyStat::Max) => 1,
-            Metric::Latency(LatencyStat::Min) => -1,
+            Metric::Requests
+            | Metric::Iterations
+            | Metric::DroppedIterations { .. }
+            | Metric::Latency(LatencyStat::Max) => Course::Grows,
+            Metric::Latency(LatencyStat::Min) => Course::Shrinks,
+            Metric::Custom(c) => c.stat.course(),
+            _ => Course::Settles,
+        }
+    }
+
+    /// A count of the scenario's dropped iterations in a snapshot (`dropped_iterations` only).
+    pub(crate) fn dropped_in(&self, snapshot: &crate::Snapshot) -> u64 {
+        match self {
+            Metric::DroppedIterations { scenario: None } => snapshot.dropped_iterations,
+            Metric::DroppedIterations { scenario: Some(i) } => (snapshot.scenarios)
+                .get(*i as usize)
+                .map_or(0, |c| c.dropped),
             _ => 0,
         }
     }
@@ -229,14 +280,30 @@ impl Aggregator {
 
     /// The whole-run tally of a spec's scope.
     fn tally(&self, spec: &ThresholdSpec) -> Tally {
-        let mut t = Tally::new(spec.metric);
+        let mut t = Tally::new(&spec.metric);
         for (i, stats) in self.totals.iter().enumerate() {
             if spec.measures(i) {
                 t.add(stats);
             }
         }
         t.iterations = self.iterations;
+        if let Metric::DroppedIterations { scenario } = spec.metric {
+            t.dropped = self.iteration_totals.dropped(scenario);
+        }
         t
+    }
+
+    /// A spec's whole-run value over `seconds`, and why there is none.
+    fn run_value(&self, spec: &ThresholdSpec, seconds: f64) -> Result<f64, String> {
+        let tally = self.tally(spec);
+        match &spec.metric {
+            Metric::Custom(c) => {
+                let metric = self.custom.run().get(&c.name, c.stat.kind());
+                let ran = tally.requests > 0 || self.iterations > 0;
+                c.run_value(metric, seconds, ran).ok_or_else(|| c.no_data())
+            }
+            metric => (metric.value(&tally, seconds, false)).ok_or_else(|| no_data(spec, &tally)),
+        }
     }
 
     /// Called after each closed second with the run time so far: the first threshold with
@@ -256,11 +323,14 @@ impl Aggregator {
             let value = match &state.windows[i] {
                 Some(track) => track.first_violation(full_seconds)?,
                 None => {
-                    let v = spec
-                        .metric
-                        .value(&self.tally(spec), elapsed.as_secs_f64(), false)?;
-                    let trend = spec.metric.trend() * if spec.op.is_upper() { 1 } else { -1 };
-                    (!spec.op.holds(v, spec.bound) && trend >= 0).then_some(v)?
+                    let v = self.run_value(spec, elapsed.as_secs_f64()).ok()?;
+                    let certain = match spec.metric.course() {
+                        Course::Grows => spec.op.is_upper(),
+                        Course::Shrinks => !spec.op.is_upper(),
+                        Course::Settles => true,
+                        Course::Wanders => false,
+                    };
+                    (!spec.op.holds(v, spec.bound) && certain).then_some(v)?
                 }
             };
             Some((i, value))
@@ -298,10 +368,9 @@ impl Aggregator {
         let state = &self.thresholds;
         (state.specs.iter().enumerate())
             .map(|(i, spec)| {
-                let tally = self.tally(spec);
-                let (value, mut message) = match spec.metric.value(&tally, duration_s, false) {
-                    None => (None, Some(no_data(spec, &tally))),
-                    Some(v) => match &state.windows[i] {
+                let (value, mut message) = match self.run_value(spec, duration_s) {
+                    Err(why) => (None, Some(why)),
+                    Ok(v) => match &state.windows[i] {
                         None => (Some(v), None),
                         Some(track) => track.verdict(full_seconds, duration_s),
                     },

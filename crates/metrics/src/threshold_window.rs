@@ -5,11 +5,13 @@
 //! for the last `len` seconds (latency as a sparse list of recorded buckets, not a full
 //! histogram), a running sum of them, and one value per window. A second leaving the window is
 //! subtracted from the sum, so each closed second costs one addition and one subtraction.
+//! Custom metrics keep their own seconds ([`CustomWindow`]).
 
 use std::collections::VecDeque;
 
 use crate::recorder::{Snapshot, new_histogram};
 use crate::threshold::{Metric, Tally, ThresholdSpec};
+use crate::threshold_custom::CustomWindow;
 
 /// One second of a scope.
 #[derive(Debug)]
@@ -18,6 +20,7 @@ struct Second {
     failures: u64,
     errors: u64,
     iterations: u64,
+    dropped: u64,
     /// (highest equivalent value in µs, count) of each recorded bucket.
     latency: Vec<(u64, u64)>,
 }
@@ -29,6 +32,8 @@ pub(crate) struct WindowTrack {
     spec: ThresholdSpec,
     ring: VecDeque<Second>,
     sum: Tally,
+    /// For a custom metric, its seconds (then `ring` and `sum` stay empty).
+    custom: Option<CustomWindow>,
     /// Value of each full window so far, with the index of its last second.
     values: Vec<(u32, Option<f64>)>,
 }
@@ -41,24 +46,46 @@ impl WindowTrack {
             len,
             spec: spec.clone(),
             ring: VecDeque::with_capacity(len as usize + 1),
-            sum: Tally::new(spec.metric),
+            sum: Tally::new(&spec.metric),
+            custom: match &spec.metric {
+                Metric::Custom(c) => Some(CustomWindow::new(c.clone())),
+                _ => None,
+            },
             values: Vec::new(),
         })
     }
 
     /// Adds one closed second (seconds arrive in order, without holes).
     pub fn push(&mut self, snapshot: &Snapshot) {
-        let mut second = Tally::new(self.spec.metric);
+        let len = self.len;
+        let value = match &mut self.custom {
+            Some(custom) => custom
+                .push(snapshot, len as usize)
+                .then(|| custom.value(len)),
+            None => self
+                .push_counts(snapshot)
+                .then(|| self.spec.metric.value(&self.sum, f64::from(len), true)),
+        };
+        if let Some(value) = value {
+            self.values.push((snapshot.second, value));
+        }
+    }
+
+    /// Adds one second of request counts; true when the ring holds a full window.
+    fn push_counts(&mut self, snapshot: &Snapshot) -> bool {
+        let mut second = Tally::new(&self.spec.metric);
         for (id, stats) in &snapshot.steps {
             if self.spec.measures(*id as usize) {
                 second.add(stats);
             }
         }
         second.iterations = snapshot.iterations;
+        second.dropped = self.spec.metric.dropped_in(snapshot);
         self.sum.requests += second.requests;
         self.sum.failures += second.failures;
         self.sum.errors += second.errors;
         self.sum.iterations += second.iterations;
+        self.sum.dropped += second.dropped;
         let mut latency = Vec::new();
         if let (Some(sum), Some(h)) = (&mut self.sum.latency, &second.latency) {
             sum.add(h).expect("auto-resizing histograms");
@@ -72,6 +99,7 @@ impl WindowTrack {
             failures: second.failures,
             errors: second.errors,
             iterations: second.iterations,
+            dropped: second.dropped,
             latency,
         });
         if self.ring.len() > self.len as usize
@@ -79,10 +107,7 @@ impl WindowTrack {
         {
             self.remove(&old);
         }
-        if self.ring.len() == self.len as usize {
-            let value = self.spec.metric.value(&self.sum, f64::from(self.len), true);
-            self.values.push((snapshot.second, value));
-        }
+        self.ring.len() == self.len as usize
     }
 
     fn remove(&mut self, old: &Second) {
@@ -90,6 +115,7 @@ impl WindowTrack {
         self.sum.failures -= old.failures;
         self.sum.errors -= old.errors;
         self.sum.iterations -= old.iterations;
+        self.sum.dropped -= old.dropped;
         if let Some(sum) = &mut self.sum.latency {
             if old.latency.is_empty() {
                 return;
@@ -152,9 +178,10 @@ impl WindowTrack {
                 (None, Some(message))
             }
             None => {
-                let what = match spec.metric {
-                    Metric::Latency(_) | Metric::ChecksPassRate => "response",
-                    _ => "request",
+                let what = match &spec.metric {
+                    Metric::Latency(_) | Metric::ChecksPassRate => "response".to_owned(),
+                    Metric::Custom(c) => c.window_lack(),
+                    _ => "request".to_owned(),
                 };
                 let message = format!("no data: no full {len}s window had a {what}");
                 (None, Some(message))

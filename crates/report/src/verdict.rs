@@ -114,16 +114,27 @@ pub fn rate_pct(part: u64, requests: u64) -> Option<f64> {
     (requests > 0).then(|| part as f64 * 100.0 / requests as f64)
 }
 
-/// A threshold's measured value with the unit of its metric: `212.0 ms`, `0.52%`, `98.1/s`.
+/// A threshold's measured value with the unit of its metric: `212.0 ms`, `0.52%`, `98.1/s`;
+/// counts and custom metrics (`counter.carts`, `trend.cart_size.p95`, which have no unit) as
+/// plain numbers, a counter's rate (`counter.carts.rate`) per second.
 pub fn threshold_value(t: &ThresholdResult) -> String {
     let Some(v) = t.value else {
         return "no data".into();
     };
-    if t.metric.starts_with("latency") {
+    let metric = t.metric.as_str();
+    let custom = ["counter.", "trend.", "gauge."]
+        .iter()
+        .any(|p| metric.starts_with(p));
+    if custom {
+        match metric.starts_with("counter.") && metric.ends_with(".rate") {
+            true => format!("{}/s", trim_num(v)),
+            false => trim_num(v),
+        }
+    } else if metric.starts_with("latency") {
         format!("{} ms", format_ms(v))
-    } else if t.metric.contains("rate") {
+    } else if metric.ends_with("rate") {
         format!("{}%", trim_num(v))
-    } else if t.metric == "rps" {
+    } else if metric == "rps" {
         format!("{}/s", trim_num(v))
     } else {
         trim_num(v)
@@ -140,6 +151,34 @@ mod tests {
     use super::*;
     use crate::testdata::sample;
     use stampede_metrics::result::BaselineResult;
+
+    #[test]
+    fn threshold_values_carry_their_metric_unit() {
+        let value = |metric: &str, v: f64| {
+            threshold_value(&ThresholdResult {
+                name: format!("{metric} <= 1"),
+                metric: metric.into(),
+                scope: "all".into(),
+                condition: "<= 1".into(),
+                value: Some(v),
+                passed: true,
+                aborted_run: false,
+                message: None,
+            })
+        };
+        assert_eq!(value("error_rate", 0.52), "0.52%");
+        assert_eq!(value("checks.pass_rate", 99.5), "99.5%");
+        assert_eq!(value("rps", 98.1), "98.1/s");
+        assert_eq!(value("requests", 1200.0), "1200");
+        assert_eq!(value("dropped_iterations", 3.0), "3");
+        assert_eq!(value("counter.carts", 12.0), "12");
+        assert_eq!(value("counter.carts.rate", 2.5), "2.5/s");
+        assert_eq!(value("counter.data.users.exhausted", 0.0), "0");
+        // Custom metrics have no unit, whatever their name says.
+        assert_eq!(value("trend.rate_limit.p95", 40.0), "40");
+        assert_eq!(value("gauge.error_rate", -3.25), "-3.25");
+        assert_eq!(value("trend.latency_ms.max", 412.5), "412.5");
+    }
 
     #[test]
     fn a_clean_run_passes_and_each_failure_adds_a_reason() {

@@ -140,7 +140,11 @@ pub(crate) fn decode(
     };
     template::check_names(ctx);
     let rows = rows.into_keys();
-    let names = (scenarios.as_deref()).map(|s| thresholds::Names::new(s, &rows));
+    let others = match (&setup, &teardown, &data) {
+        (Some(s), Some(t), Some(d)) => Some((&s[..], &t[..], &d[..])),
+        _ => None,
+    };
+    let names = (scenarios.as_deref()).map(|s| thresholds::Names::new(s, &rows, others));
     let thresholds = match f.get("thresholds") {
         Some(n) => thresholds::decode(ctx, n, "thresholds", names.as_ref()),
         None => Some(Vec::new()),

@@ -476,30 +476,31 @@ fn threshold() -> Value {
         json!({
             "description": description,
             "anyOf": [
-                { "type": "number", "minimum": 0 },
+                { "type": "number" },
                 { "type": "string", "pattern": duration },
                 { "type": "string", "pattern": format!(r"^\s*{n}\s*%\s*$") },
-                { "type": "string", "pattern": format!(r"^\s*{n}\s*(?:/\s*[smh]\s*)?$") }
+                { "type": "string", "pattern": format!(r"^\s*{n}\s*(?:/\s*[smh]\s*)?$") },
+                { "type": "string", "pattern": format!(r"^\s*[-+]?{n}(?:[eE][-+]?[0-9]+)?\s*$") }
             ]
         })
     };
     let mut schema = object(
         json!({
             "metric": {
-                "description": "What is measured: `latency.p95` (any percentile `latency.pNN`), `latency.mean`, `latency.min`, `latency.max`, `error_rate`, `failure_rate`, `checks.pass_rate`, `rps`, `requests` or `iterations`.",
+                "description": "What is measured: `latency.p95` (any percentile `latency.pNN`), `latency.mean`, `latency.min`, `latency.max`, `error_rate`, `failure_rate`, `checks.pass_rate`, `rps`, `requests`, `iterations`, `dropped_iterations`, or a custom metric the steps declare: `counter.NAME`, `counter.NAME.rate`, `trend.NAME.p95` (or `.mean`, `.min`, `.max`, `.count`), `gauge.NAME` (or `.min`, `.max`).",
                 "type": "string",
                 "anyOf": [
                     { "enum": [
                         "latency.p50", "latency.p90", "latency.p95", "latency.p99", "latency.p999",
                         "latency.mean", "latency.min", "latency.max", "error_rate", "failure_rate",
-                        "checks.pass_rate", "rps", "requests", "iterations"
+                        "checks.pass_rate", "rps", "requests", "iterations", "dropped_iterations"
                     ] },
-                    { "pattern": r"^\s*(?:latency\.(?:p[0-9.]+|mean|min|max)|error_rate|failure_rate|checks\.pass_rate|rps|requests|iterations)\s*$" }
+                    { "pattern": r"^\s*(?:latency\.(?:p[0-9.]+|mean|min|max)|error_rate|failure_rate|checks\.pass_rate|rps|requests|iterations|dropped_iterations|(?:counter|trend|gauge)\.[A-Za-z0-9_.:-]+)\s*$" }
                 ]
             },
-            "max": bound("The value must stay at or below it: a duration for latency (`300ms`), a percentage for rates (`1%`), `200/s` for rps, a whole number for counts."),
+            "max": bound("The value must stay at or below it: a duration for latency (`300ms`), a percentage for rates (`1%`), `200/s` for rps, a whole number for counts, a plain number for custom metrics."),
             "min": bound("The value must stay at or above it (same units as `max`)."),
-            "scenario": { "description": "Only this scenario's requests.", "type": ["string", "number", "boolean"], "minLength": 1 },
+            "scenario": { "description": "Only this scenario's requests (or its dropped iterations).", "type": ["string", "number", "boolean"], "minLength": 1 },
             "request": { "description": "Only the rows with this request name (a step's `name`, else its path).", "type": ["string", "number", "boolean"], "minLength": 1 },
             "window": d("Whole seconds: the bound must hold in every window of this length.", r("duration")),
             "abort": { "description": "Stop the run as soon as the threshold has certainly failed. Default `false`.", "type": "boolean" },

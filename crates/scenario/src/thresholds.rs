@@ -10,6 +10,10 @@
 //!
 //! Thresholds given on the command line (`--threshold`) are parsed in [`flag`].
 
+mod custom;
+#[cfg(test)]
+mod custom_tests;
+mod declared;
 mod flag;
 mod metric;
 #[cfg(test)]
@@ -18,7 +22,7 @@ mod tests;
 use std::time::Duration;
 
 use crate::decoder::{self, Ctx, Fields, item};
-use crate::plan::{CompareOp, RowKey, Scenario, Threshold, ThresholdScope};
+use crate::plan::{Action, CompareOp, DataSet, Plan, RowKey, Scenario, Threshold, ThresholdScope};
 use crate::step::non_empty_string;
 use crate::units::{UnitError, format_duration};
 use crate::yaml::Node;
@@ -32,11 +36,26 @@ const FIELDS: &[&str] = &[
 const BOUNDS: &[&str] = &["max", "min"];
 
 impl<'a> Names<'a> {
-    pub(crate) fn new(scenarios: &'a [Scenario], rows: &'a [RowKey]) -> Self {
+    /// The names of a file's parts. `others` are `setup`, `teardown` and the feeders, `None`
+    /// when one of them had errors (custom metric names are then not checked).
+    pub(crate) fn new(
+        scenarios: &'a [Scenario],
+        rows: &'a [RowKey],
+        others: Option<(&[Action], &[Action], &[DataSet])>,
+    ) -> Self {
         Names {
             scenarios: scenarios.iter().map(|s| s.name.as_str()).collect(),
             rows,
+            metrics: others.map(|(setup, teardown, data)| {
+                declared::Declared::collect(scenarios, setup, teardown, data)
+            }),
         }
+    }
+
+    /// The names of a valid plan.
+    pub(crate) fn of_plan(plan: &'a Plan) -> Self {
+        let others = (&plan.setup[..], &plan.teardown[..], &plan.data[..]);
+        Names::new(&plan.scenarios, &plan.rows, Some(others))
     }
 }
 
@@ -66,7 +85,11 @@ fn decode_one(
     let hint = "e.g. `metric: latency.p95` (see docs/scenario.md, Thresholds)".to_owned();
     let metric = f.required(ctx, "metric", Some(hint)).and_then(|n| {
         let text = decoder::string(ctx, n, &f.path("metric"))?;
-        located(ctx, n, &f.path("metric"), metric::parse_metric(&text))
+        let parsed = metric::parse_metric(&text).and_then(|m| match names {
+            Some(names) => names.check_metric(m),
+            None => Ok(m),
+        });
+        located(ctx, n, &f.path("metric"), parsed)
     });
     let bound = bound(ctx, &f);
     let scope = scope(ctx, &f, names);
@@ -87,14 +110,14 @@ fn decode_one(
         ctx.warning(Some(entry.key_node), &f.path("delay"), message, None);
     }
     let (metric, scope) = (metric?, scope?);
-    let fits = metric::check_scope_fits(metric, &scope);
+    let fits = metric::check_scope_fits(&metric, &scope);
     located(ctx, node, path, fits)?;
     let (op, text, value_node) = bound?;
     let value = located(
         ctx,
         value_node,
         &f.path(op_key(op)),
-        metric::parse_bound(metric, &text),
+        metric::parse_bound(&metric, &text),
     );
     if ctx.error_count() > before {
         return None;

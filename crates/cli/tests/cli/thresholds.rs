@@ -262,3 +262,198 @@ async fn invalid_thresholds_exit_2_before_any_request() {
     assert!(stderr.contains("(--threshold)"), "{stderr}");
     assert_eq!(target.total(), 0, "nothing was sent");
 }
+
+/// One scenario whose iterations add 1 to the counter `carts`, record 3 in the trend
+/// `cart_size`, set the gauge `queue` to 7 and time the group `pay` (a ~30 ms request), plus the
+/// given `thresholds:` section.
+fn custom_scenario(target: &str, thresholds: &str) -> String {
+    format!(
+        "version: 1
+target: {target}
+load: {{ users: 2, duration: 2s }}
+scenarios:
+  - name: shopper
+    think_time: 10ms
+    steps:
+      - get: /ok
+        name: home
+      - counter: carts
+      - trend: {{ name: cart_size, value: 3 }}
+      - gauge: {{ name: queue, value: 7 }}
+      - group: pay
+        steps:
+          - get: /delay/30
+            name: slow
+thresholds:
+{thresholds}"
+    )
+}
+
+/// The `custom_metrics` row of this kind and name.
+fn custom_row<'a>(result: &'a serde_json::Value, kind: &str, name: &str) -> &'a serde_json::Value {
+    (result["custom_metrics"].as_array().expect("custom_metrics"))
+        .iter()
+        .find(|m| m["kind"] == kind && m["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}: {:#}", result["custom_metrics"]))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_metric_thresholds_pass_with_their_values() {
+    let target = TestTarget::start().await;
+    let dir = temp_dir("thr-custom-pass");
+    let file = write(
+        &dir,
+        "custom.yaml",
+        &custom_scenario(
+            &target.url(),
+            "  - { metric: counter.carts, min: 5 }
+  - { metric: counter.carts.rate, min: 1 }
+  - { metric: trend.cart_size.p95, max: 5 }
+  - { metric: trend.group.pay.p50, min: 25 }
+  - { metric: gauge.queue, max: 7 }
+",
+        ),
+    );
+    let flags = [
+        "--threshold",
+        "trend.cart_size.count>=5",
+        "--threshold",
+        "counter.carts[window=1s]>=1",
+        "--threshold",
+        "dropped_iterations<=0",
+    ];
+    let (out, out_file) = run_quiet(&file, &flags).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    let result = read_result(&out_file);
+    let t = thresholds_of(&result);
+    assert_eq!(t.len(), 8, "{t:#?}");
+    assert!(t.iter().all(|t| t["passed"] == true), "{t:#?}");
+    let carts = custom_row(&result, "counter", "carts");
+    assert_eq!(t[0]["metric"], "counter.carts");
+    assert_eq!(t[0]["value"], carts["total"], "the counter's sum");
+    assert!(t[0]["value"].as_f64().unwrap() >= 5.0, "{:#}", t[0]);
+    assert_eq!(t[2]["value"], 3.0);
+    assert!(t[3]["value"].as_f64().unwrap() >= 30.0, "{:#}", t[3]);
+    assert_eq!(t[4]["value"], 7.0);
+    let sizes = custom_row(&result, "trend", "cart_size");
+    assert_eq!(t[5]["name"], "trend.cart_size.count >= 5");
+    assert_eq!(t[5]["value"].as_f64(), sizes["count"].as_f64());
+    assert!(t[5]["value"].as_f64().unwrap() >= 5.0, "{:#}", t[5]);
+    assert_eq!(t[7]["value"], 0.0, "a closed model drops nothing");
+    assert!(stdout.contains("Thresholds: all 8 passed"), "{stdout}");
+    assert!(stdout.contains("  ✓ trend.cart_size.p95 <= 5"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_metric_thresholds_fail_with_exit_1() {
+    let target = TestTarget::start().await;
+    let dir = temp_dir("thr-custom-fail");
+    let file = write(
+        &dir,
+        "custom.yaml",
+        &custom_scenario(
+            &target.url(),
+            "  - { metric: trend.cart_size.p95, max: 2 }
+  - { metric: counter.carts, max: 0 }
+  - { metric: counter.carts, min: 1 }
+",
+        ),
+    );
+    let (out, out_file) = run_quiet(&file, &["--threshold", "gauge.queue.max<7"]).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    let result = read_result(&out_file);
+    assert_eq!(result["run"]["status"], "completed");
+    let t = thresholds_of(&result);
+    let passed: Vec<bool> = t.iter().map(|t| t["passed"] == true).collect();
+    assert_eq!(passed, [false, false, true, false], "{t:#?}");
+    assert_eq!(t[0]["value"], 3.0);
+    assert_eq!(t[0]["message"], serde_json::Value::Null);
+    let carts = custom_row(&result, "counter", "carts");
+    assert_eq!(t[1]["value"], carts["total"]);
+    assert_eq!(t[3]["name"], "gauge.queue.max < 7");
+    assert_eq!(t[3]["value"], 7.0);
+    assert!(stdout.contains("Thresholds: 3 of 4 failed"), "{stdout}");
+    let line = (stdout.lines())
+        .find(|l| l.contains("✗ trend.cart_size.p95 <= 2"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        line.trim_end().ends_with(" 3"),
+        "the value, without a unit: {line}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_iterations_fail_and_abort_an_overloaded_open_model_run() {
+    let target = TestTarget::start().await;
+    let dir = temp_dir("thr-dropped");
+    // 50 arrivals a second, but 2 users busy 300 ms each serve about 7: most are dropped.
+    let file = write(
+        &dir,
+        "open.yaml",
+        &format!(
+            "target: {}
+load: {{ arrival_rate: 50/s, duration: 20s, max_users: 2 }}
+scenarios:
+  - name: checkout
+    steps:
+      - get: /delay/300
+        name: slow
+thresholds:
+  - metric: dropped_iterations
+    max: 5
+    abort: true
+",
+            target.url()
+        ),
+    );
+    let started = Instant::now();
+    let flags = ["--threshold", "dropped_iterations[scenario=checkout]<=0"];
+    let (out, out_file) = run_quiet(&file, &flags).await;
+    let wall = started.elapsed();
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        wall < Duration::from_secs(8),
+        "took {wall:?} of a planned 20 s"
+    );
+    let result = read_result(&out_file);
+    assert_eq!(result["run"]["status"], "aborted");
+    let t = thresholds_of(&result);
+    assert_eq!(t[0]["aborted_run"], true, "{t:#?}");
+    assert_eq!(t[0]["passed"], false);
+    assert!(t[0]["value"].as_f64().unwrap() > 5.0, "{:#}", t[0]);
+    assert_eq!(t[1]["name"], "dropped_iterations <= 0 [scenario: checkout]");
+    assert_eq!(t[1]["passed"], false);
+    let dropped = result["summary"]["dropped_iterations"].as_f64().unwrap();
+    assert!(dropped > 5.0, "{:#}", result["summary"]);
+    assert_eq!(
+        t[1]["value"].as_f64(),
+        Some(dropped),
+        "one scenario: all of them"
+    );
+    assert_eq!(
+        result["scenarios"][0]["dropped_iterations"].as_f64(),
+        Some(dropped)
+    );
+    assert!(
+        stdout.contains("  ✗ dropped_iterations <= 0 [scenario: checkout]"),
+        "{stdout}"
+    );
+}

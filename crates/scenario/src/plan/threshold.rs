@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::RowKey;
+use super::{MetricKind, RowKey};
 
 /// A pass/fail criterion on the run's measurements, from `thresholds:` in the file or
 /// `--threshold` on the command line. A run whose threshold fails exits with code 1.
@@ -13,7 +13,8 @@ pub struct Threshold {
     /// Which requests are measured.
     pub scope: ThresholdScope,
     pub op: CompareOp,
-    /// The bound in the metric's unit ([`MetricUnit`]): ms, percent, per second or a count.
+    /// The bound in the metric's unit ([`MetricUnit`]): ms, percent, per second, a count, or a
+    /// plain number for custom metrics.
     pub bound: f64,
     /// The bound as written (`300ms`, `1%`, `200`), so reports show what the user wrote.
     pub bound_text: String,
@@ -49,10 +50,8 @@ impl Threshold {
     }
 }
 
-/// What a threshold measures. Metrics that arrive later (`dropped_iterations` with the open load
-/// model, custom metrics) become new variants; the parser already names them and rejects them as
-/// not available yet.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// What a threshold measures.
+#[derive(Clone, Debug, PartialEq)]
 pub enum ThresholdMetric {
     /// Response latency (responses only: transport errors have none).
     Latency(LatencyStat),
@@ -68,6 +67,16 @@ pub enum ThresholdMetric {
     Requests,
     /// Completed scenario iterations (whole run only).
     Iterations,
+    /// Open-model iterations that were due but could not start (no free virtual user): the
+    /// whole run's, or one scenario's (not per request).
+    DroppedIterations,
+    /// A custom metric the steps declare (`counter`, `trend`, `gauge`, a group's trend, a
+    /// script's `metrics.*`, a feeder's `data.<feeder>.exhausted`), over the whole run.
+    Custom {
+        /// The metric's name as declared, e.g. `cart_size` or `group.checkout`.
+        name: String,
+        stat: CustomStat,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -79,6 +88,74 @@ pub enum LatencyStat {
     Max,
 }
 
+impl LatencyStat {
+    /// `p95`, `p999` (the 99.9th, as named in the result JSON), `p99.5`, `mean`, `min`, `max`.
+    pub fn suffix(self) -> String {
+        match self {
+            LatencyStat::Percentile(99.9) => "p999".to_owned(),
+            LatencyStat::Percentile(p) => format!("p{p}"),
+            LatencyStat::Mean => "mean".to_owned(),
+            LatencyStat::Min => "min".to_owned(),
+            LatencyStat::Max => "max".to_owned(),
+        }
+    }
+}
+
+/// What a threshold reads of a custom metric; the kind of metric follows from it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum CustomStat {
+    /// `counter.NAME`: the counter's sum.
+    CounterSum,
+    /// `counter.NAME.rate`: the sum per second of run time (of window in a window).
+    CounterRate,
+    /// `trend.NAME.p95` (any percentile), `.mean`, `.min`, `.max`.
+    Trend(LatencyStat),
+    /// `trend.NAME.count`: values recorded.
+    TrendCount,
+    /// `gauge.NAME`: the last value set.
+    GaugeLast,
+    /// `gauge.NAME.min`.
+    GaugeMin,
+    /// `gauge.NAME.max`.
+    GaugeMax,
+}
+
+impl CustomStat {
+    /// The kind of metric it reads.
+    pub fn kind(self) -> MetricKind {
+        match self {
+            CustomStat::CounterSum | CustomStat::CounterRate => MetricKind::Counter,
+            CustomStat::Trend(_) | CustomStat::TrendCount => MetricKind::Trend,
+            CustomStat::GaugeLast | CustomStat::GaugeMin | CustomStat::GaugeMax => {
+                MetricKind::Gauge
+            }
+        }
+    }
+
+    /// What follows the name: `.rate`, `.p95`, `.count`, `.min`, or nothing.
+    pub fn suffix(self) -> String {
+        match self {
+            CustomStat::CounterSum | CustomStat::GaugeLast => String::new(),
+            CustomStat::CounterRate => ".rate".to_owned(),
+            CustomStat::Trend(stat) => format!(".{}", stat.suffix()),
+            CustomStat::TrendCount => ".count".to_owned(),
+            CustomStat::GaugeMin => ".min".to_owned(),
+            CustomStat::GaugeMax => ".max".to_owned(),
+        }
+    }
+}
+
+impl MetricKind {
+    /// `counter`, `trend` or `gauge`: the prefix of its threshold metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Trend => "trend",
+            MetricKind::Gauge => "gauge",
+        }
+    }
+}
+
 /// The unit a metric's values and bounds are expressed in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MetricUnit {
@@ -86,26 +163,26 @@ pub enum MetricUnit {
     Percent,
     PerSecond,
     Count,
+    /// A plain number, possibly negative or fractional: custom metrics have no unit.
+    Number,
 }
 
 impl ThresholdMetric {
-    /// The name as written in files: `latency.p95`, `latency.p999`, `error_rate`, ...
+    /// The name as written in files: `latency.p95`, `latency.p999`, `error_rate`,
+    /// `trend.cart_size.p95`, ...
     pub fn name(&self) -> String {
         match self {
-            ThresholdMetric::Latency(stat) => match stat {
-                // `p999` is the name of the 99.9th percentile in the result JSON too.
-                LatencyStat::Percentile(p) if *p == 99.9 => "latency.p999".to_owned(),
-                LatencyStat::Percentile(p) => format!("latency.p{p}"),
-                LatencyStat::Mean => "latency.mean".to_owned(),
-                LatencyStat::Min => "latency.min".to_owned(),
-                LatencyStat::Max => "latency.max".to_owned(),
-            },
+            ThresholdMetric::Latency(stat) => format!("latency.{}", stat.suffix()),
             ThresholdMetric::ErrorRate => "error_rate".to_owned(),
             ThresholdMetric::FailureRate => "failure_rate".to_owned(),
             ThresholdMetric::ChecksPassRate => "checks.pass_rate".to_owned(),
             ThresholdMetric::Rps => "rps".to_owned(),
             ThresholdMetric::Requests => "requests".to_owned(),
             ThresholdMetric::Iterations => "iterations".to_owned(),
+            ThresholdMetric::DroppedIterations => "dropped_iterations".to_owned(),
+            ThresholdMetric::Custom { name, stat } => {
+                format!("{}.{name}{}", stat.kind().as_str(), stat.suffix())
+            }
         }
     }
 
@@ -116,7 +193,14 @@ impl ThresholdMetric {
             | ThresholdMetric::FailureRate
             | ThresholdMetric::ChecksPassRate => MetricUnit::Percent,
             ThresholdMetric::Rps => MetricUnit::PerSecond,
-            ThresholdMetric::Requests | ThresholdMetric::Iterations => MetricUnit::Count,
+            ThresholdMetric::Requests
+            | ThresholdMetric::Iterations
+            | ThresholdMetric::DroppedIterations
+            | ThresholdMetric::Custom {
+                stat: CustomStat::TrendCount,
+                ..
+            } => MetricUnit::Count,
+            ThresholdMetric::Custom { .. } => MetricUnit::Number,
         }
     }
 }

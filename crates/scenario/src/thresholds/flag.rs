@@ -24,7 +24,7 @@ pub fn parse_threshold_flags(
     plan: &Plan,
     flags: &[String],
 ) -> Result<Vec<Threshold>, Vec<Diagnostic>> {
-    let names = Names::new(&plan.scenarios, &plan.rows);
+    let names = Names::of_plan(plan);
     let mut thresholds = Vec::with_capacity(flags.len());
     let mut problems = Vec::new();
     for text in flags {
@@ -90,7 +90,7 @@ fn parse_one(text: &str, names: &Names<'_>) -> Result<Threshold, UnitError> {
         return Err(problem(message, Some(SYNTAX)));
     }
     let (metric_text, options) = split_options(left)?;
-    let metric = metric::parse_metric(metric_text)?;
+    let metric = names.check_metric(metric::parse_metric(metric_text)?)?;
     let parsed = Options::parse(&options)?;
     if let Some(s) = &parsed.scope.scenario {
         names.check_scenario(s)?;
@@ -98,12 +98,12 @@ fn parse_one(text: &str, names: &Names<'_>) -> Result<Threshold, UnitError> {
     if let Some(r) = &parsed.scope.request {
         names.check_request(parsed.scope.scenario.as_deref(), r)?;
     }
-    metric::check_scope_fits(metric, &parsed.scope)?;
+    metric::check_scope_fits(&metric, &parsed.scope)?;
     Ok(Threshold {
+        bound: metric::parse_bound(&metric, bound)?,
         metric,
         scope: parsed.scope,
         op,
-        bound: metric::parse_bound(metric, bound)?,
         bound_text: bound.to_owned(),
         window: parsed.window,
         abort: parsed.abort,

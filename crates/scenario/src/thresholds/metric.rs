@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use super::custom;
+use super::declared::Declared;
 use crate::plan::{LatencyStat, MetricUnit, RowKey, ThresholdMetric, ThresholdScope};
 use crate::suggest::{did_you_mean, one_of};
 use crate::units::{self, UnitError};
@@ -24,13 +26,12 @@ pub(crate) const METRIC_NAMES: &[&str] = &[
     "rps",
     "requests",
     "iterations",
+    "dropped_iterations",
 ];
 
-/// Metrics with a name already, but not measured yet: (name, what brings them).
-const NOT_YET: &[(&str, &str)] = &[(
-    "dropped_iterations",
-    "it arrives with the arrival-rate (open) load model",
-)];
+/// How custom metrics are named, for hints.
+const CUSTOM_FORMS: &str = "`counter.NAME`, `counter.NAME.rate`, `trend.NAME.p95` (or `.mean`, \
+                            `.min`, `.max`, `.count`), `gauge.NAME` (or `.min`, `.max`)";
 
 fn problem(message: String, hint: Option<String>) -> UnitError {
     UnitError { message, hint }
@@ -45,26 +46,28 @@ pub(crate) fn parse_metric(text: &str) -> Result<ThresholdMetric, UnitError> {
         "rps" => ThresholdMetric::Rps,
         "requests" => ThresholdMetric::Requests,
         "iterations" => ThresholdMetric::Iterations,
+        "dropped_iterations" => ThresholdMetric::DroppedIterations,
         "latency.mean" => ThresholdMetric::Latency(LatencyStat::Mean),
         "latency.min" => ThresholdMetric::Latency(LatencyStat::Min),
         "latency.max" => ThresholdMetric::Latency(LatencyStat::Max),
         _ => match name.strip_prefix("latency.p") {
-            Some(p) => ThresholdMetric::Latency(LatencyStat::Percentile(percentile(name, p)?)),
-            None => return Err(unknown_metric(name)),
+            Some(p) => {
+                ThresholdMetric::Latency(LatencyStat::Percentile(percentile(name, p, "latency")?))
+            }
+            None => match custom::parse(name) {
+                Some(parsed) => parsed?,
+                None => return Err(unknown_metric(name)),
+            },
         },
     };
     Ok(metric)
 }
 
 fn unknown_metric(name: &str) -> UnitError {
-    if let Some((_, why)) = NOT_YET.iter().find(|(n, _)| *n == name) {
-        let message = format!("metric `{name}` is not available yet");
-        return problem(message, Some(format!("{why}; expected {}", metric_list())));
-    }
     let hint = match did_you_mean(name, METRIC_NAMES) {
         Some(s) => format!("did you mean `{s}`?"),
         None => format!(
-            "expected {} (custom metrics are not available yet)",
+            "expected {}, or a custom metric: {CUSTOM_FORMS}",
             metric_list()
         ),
     };
@@ -80,13 +83,13 @@ fn metric_list() -> String {
     format!("`latency.pNN` (any percentile), {}", one_of(&names))
 }
 
-/// `95`, `99.9`, or `999` (the 99.9th, as named in the result JSON).
-fn percentile(name: &str, digits: &str) -> Result<f64, UnitError> {
+/// `95`, `99.9`, or `999` (the 99.9th, as named in the result JSON), of the metric `name`
+/// written `prefix.pNN` (`latency`, `trend.cart_size`).
+pub(crate) fn percentile(name: &str, digits: &str, prefix: &str) -> Result<f64, UnitError> {
     let hint = || {
-        Some(
-            "write a percentile between 0 and 100, e.g. `latency.p95` or `latency.p99.9`"
-                .to_owned(),
-        )
+        Some(format!(
+            "write a percentile between 0 and 100, e.g. `{prefix}.p95` or `{prefix}.p99.9`"
+        ))
     };
     if digits == "999" {
         return Ok(99.9);
@@ -110,8 +113,9 @@ fn decimal(text: &str) -> Option<f64> {
 }
 
 /// The bound in the metric's unit: a duration for latency (in ms), a percentage for rates, a
-/// rate (`200`, `200/s`, `12000/m`) for rps, a whole number for counts.
-pub(crate) fn parse_bound(metric: ThresholdMetric, text: &str) -> Result<f64, UnitError> {
+/// rate (`200`, `200/s`, `12000/m`) for rps, a whole number for counts, a plain number for
+/// custom metrics.
+pub(crate) fn parse_bound(metric: &ThresholdMetric, text: &str) -> Result<f64, UnitError> {
     let text = text.trim();
     match metric.unit() {
         MetricUnit::Milliseconds => match units::duration(text) {
@@ -134,6 +138,7 @@ pub(crate) fn parse_bound(metric: ThresholdMetric, text: &str) -> Result<f64, Un
                 Some("write a count, e.g. 1000".into()),
             )),
         },
+        MetricUnit::Number => custom::number(text),
     }
 }
 
@@ -169,26 +174,51 @@ pub(crate) fn check_window(d: Duration) -> Result<Duration, UnitError> {
     Ok(d)
 }
 
-/// Metrics that are only counted for the whole run, not per scenario or request.
+/// Metrics that are only counted for the whole run (`iterations`, custom metrics), or per
+/// scenario but not per request (`dropped_iterations`).
 pub(crate) fn check_scope_fits(
-    metric: ThresholdMetric,
+    metric: &ThresholdMetric,
     scope: &ThresholdScope,
 ) -> Result<(), UnitError> {
-    if metric == ThresholdMetric::Iterations && !scope.is_all() {
-        let message = "`iterations` is counted for the whole run only".to_owned();
-        let hint = "remove `scenario` and `request` from this threshold".to_owned();
-        return Err(problem(message, Some(hint)));
+    let whole_run_hint = || Some("remove `scenario` and `request` from this threshold".to_owned());
+    match metric {
+        ThresholdMetric::Iterations if !scope.is_all() => Err(problem(
+            "`iterations` is counted for the whole run only".to_owned(),
+            whole_run_hint(),
+        )),
+        ThresholdMetric::Custom { .. } if !scope.is_all() => Err(problem(
+            format!(
+                "custom metrics are counted for the whole run only, not per scenario or request (`{}`)",
+                metric.name()
+            ),
+            whole_run_hint(),
+        )),
+        ThresholdMetric::DroppedIterations if scope.request.is_some() => Err(problem(
+            "`dropped_iterations` is counted per scenario, not per request".to_owned(),
+            Some("remove `request` (keep `scenario` to count one scenario's)".to_owned()),
+        )),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
-/// The scenario and request names of the file, to check the ones thresholds name.
+/// The scenario, request and custom metric names of the file, to check the ones thresholds
+/// name.
 pub(crate) struct Names<'a> {
     pub scenarios: Vec<&'a str>,
     pub rows: &'a [RowKey],
+    /// `None` when part of the file had errors: custom metric names are then not checked.
+    pub metrics: Option<Declared>,
 }
 
 impl Names<'_> {
+    /// The metric with the reading of its name the file declares (see [`custom::resolve`]).
+    pub fn check_metric(&self, metric: ThresholdMetric) -> Result<ThresholdMetric, UnitError> {
+        match &self.metrics {
+            Some(declared) => custom::resolve(declared, metric),
+            None => Ok(metric),
+        }
+    }
+
     pub fn check_scenario(&self, name: &str) -> Result<(), UnitError> {
         if self.scenarios.contains(&name) {
             return Ok(());

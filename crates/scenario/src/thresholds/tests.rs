@@ -74,7 +74,10 @@ fn the_documented_contract_loads() {
     assert!(t[0].scope.is_all());
     assert_eq!(t[1].scope.request.as_deref(), Some("checkout"));
     assert_eq!(t[1].name(), "latency.p99 <= 800ms [request: checkout]");
-    assert_eq!((t[2].metric, t[2].bound), (ThresholdMetric::ErrorRate, 1.0));
+    assert_eq!(
+        (&t[2].metric, t[2].bound),
+        (&ThresholdMetric::ErrorRate, 1.0)
+    );
     assert_eq!((t[3].op, t[3].bound), (CompareOp::Ge, 200.0));
     assert_eq!(t[3].condition(), ">= 200");
     assert_eq!(t[4].metric, ThresholdMetric::ChecksPassRate);
@@ -99,8 +102,8 @@ fn metrics_units_scopes_and_windows() {
   - { metric: iterations, max: 50 }
 ",
     );
-    let percentile = |i: usize| match t[i].metric {
-        ThresholdMetric::Latency(LatencyStat::Percentile(p)) => p,
+    let percentile = |i: usize| match &t[i].metric {
+        ThresholdMetric::Latency(LatencyStat::Percentile(p)) => *p,
         other => panic!("{other:?}"),
     };
     assert_eq!(percentile(0), 99.9);
@@ -166,7 +169,7 @@ fn bad_metrics_bounds_and_fields_are_all_reported() {
         "  - { metric: latency.p95, max: 300 }
   - { metric: error_rate, max: 0.01 }
   - { metric: latancy.p95, max: 1s }
-  - { metric: dropped_iterations, max: 0 }
+  - { metric: dropped_iterations, max: 0, request: checkout }
   - { metric: my_custom_counter, max: 3 }
   - { metric: latency.p101, max: 1s }
   - { metric: rps }
@@ -198,7 +201,11 @@ fn bad_metrics_bounds_and_fields_are_all_reported() {
             "unknown metric `latancy.p95`",
             "did you mean `latency.p95`?",
         ),
-        (3, "metric `dropped_iterations` is not available yet", ""),
+        (
+            3,
+            "`dropped_iterations` is counted per scenario, not per request",
+            "",
+        ),
         (4, "unknown metric `my_custom_counter`", ""),
         (
             5,
@@ -221,11 +228,15 @@ fn bad_metrics_bounds_and_fields_are_all_reported() {
             assert_eq!(got.2, want.2);
         }
     }
-    assert!(messages[3].2.contains("arrival-rate"), "{}", messages[3].2);
     assert!(
-        messages[4]
-            .2
-            .contains("custom metrics are not available yet")
+        messages[3].2.contains("remove `request`"),
+        "{}",
+        messages[3].2
+    );
+    assert!(
+        messages[4].2.contains("or a custom metric: `counter.NAME`"),
+        "{}",
+        messages[4].2
     );
 }
 
