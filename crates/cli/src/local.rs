@@ -7,8 +7,8 @@
 use crate::progress::Progress;
 use anyhow::Context;
 use stampede_engine::{Assignment, EndReason, EngineEvent};
+use stampede_metrics::RunResult;
 use stampede_metrics::result::{RunMeta, RunStatus};
-use stampede_metrics::{Aggregator, RequestKey, RunResult};
 use stampede_scenario::Plan;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -26,16 +26,7 @@ pub struct RunSetup {
 /// Runs the plan to its end (or Ctrl-C) and returns the merged result.
 pub async fn run_local(setup: RunSetup) -> anyhow::Result<RunResult> {
     let plan = setup.plan;
-    let keys = plan
-        .rows
-        .iter()
-        .map(|r| RequestKey {
-            scenario: r.scenario.clone(),
-            name: r.name.clone(),
-            method: r.method.clone(),
-        })
-        .collect();
-    let mut aggregator = Aggregator::new(keys);
+    let mut aggregator = crate::aggregate::for_plan(&plan);
     aggregator.set_thresholds(crate::thresholds::specs(&plan));
     let planned = plan.duration();
     let mut progress = Progress::new(setup.progress, planned);

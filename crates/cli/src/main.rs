@@ -1,5 +1,6 @@
 //! `stampede`: describe how your users behave, generate that load, and learn whether the system held.
 
+mod aggregate;
 mod args;
 mod cmd;
 mod dist;

@@ -43,6 +43,8 @@ struct WindowSecond {
 /// Merges snapshots into run totals and a per-second timeline.
 pub struct Aggregator {
     keys: Vec<RequestKey>,
+    /// The plan's scenarios, in order (see [`Aggregator::set_scenario_names`]).
+    scenario_names: Option<Vec<String>>,
     pub(crate) totals: Vec<StepStats>,
     pub(crate) iterations: u64,
     max_users: u32,
@@ -58,11 +60,19 @@ pub struct Aggregator {
 }
 
 impl Aggregator {
+    /// Names the plan's scenarios in order: scenario `i` of the snapshots' per-scenario counts is
+    /// `names[i]`. Without it they are read off the request rows, which is only right when no row
+    /// comes before the scenarios' (`setup` steps do).
+    pub fn set_scenario_names(&mut self, names: Vec<String>) {
+        self.scenario_names = Some(names);
+    }
+
     /// `keys` is the run's request-row table: a snapshot's `StepId` indexes it.
     pub fn new(keys: Vec<RequestKey>) -> Self {
         let totals = keys.iter().map(|_| StepStats::default()).collect();
         Aggregator {
             keys,
+            scenario_names: None,
             totals,
             iterations: 0,
             max_users: 0,
@@ -279,7 +289,8 @@ impl Aggregator {
             custom_metrics: Vec::new(),
             warnings: Vec::new(),
         };
-        self.iteration_totals.fill(&mut result, &self.keys);
+        self.iteration_totals
+            .fill(&mut result, &self.keys, self.scenario_names.as_deref());
         self.custom.fill(&mut result, duration);
         result
     }

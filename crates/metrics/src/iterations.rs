@@ -44,10 +44,10 @@ impl IterationTotals {
         }
     }
 
-    /// Fills the iteration fields of `result`. Scenario `i` of the snapshots is the `i`-th
-    /// distinct scenario name in `keys` (the plan interns rows scenario by scenario, in file
-    /// order, and every scenario has at least one step).
-    pub fn fill(&self, result: &mut RunResult, keys: &[RequestKey]) {
+    /// Fills the iteration fields of `result`. Scenario `i` of the snapshots is `names[i]`, or
+    /// without names the `i`-th distinct scenario name in `keys` (the plan interns rows scenario
+    /// by scenario, in file order, and every scenario has at least one step).
+    pub fn fill(&self, result: &mut RunResult, keys: &[RequestKey], names: Option<&[String]>) {
         result.summary.dropped_iterations = self.dropped;
         result.summary.interrupted_iterations = self.interrupted;
         result.summary.scheduler_lag_ms = (!self.lag.is_empty()).then(|| LagMs {
@@ -55,12 +55,18 @@ impl IterationTotals {
             p99: ms(self.lag.value_at_quantile(0.99)),
             max: ms(self.lag.max()),
         });
-        let mut names: Vec<&str> = Vec::new();
-        for key in keys {
-            if !names.contains(&key.scenario.as_str()) {
-                names.push(&key.scenario);
+        let names: Vec<&str> = match names {
+            Some(names) => names.iter().map(String::as_str).collect(),
+            None => {
+                let mut names: Vec<&str> = Vec::new();
+                for key in keys {
+                    if !names.contains(&key.scenario.as_str()) {
+                        names.push(&key.scenario);
+                    }
+                }
+                names
             }
-        }
+        };
         result.scenarios = names
             .iter()
             .enumerate()
@@ -123,10 +129,14 @@ mod tests {
             "requests": [], "errors": [], "checks": [], "timeline": []
         }))
         .expect("a minimal result parses: new fields default");
-        totals.fill(&mut result, &keys);
+        totals.fill(&mut result, &keys, None);
         assert_eq!(result.summary.dropped_iterations, 15);
         assert_eq!(result.summary.interrupted_iterations, 3);
-        let lag = result.summary.scheduler_lag_ms.expect("lag recorded");
+        let lag = result
+            .summary
+            .scheduler_lag_ms
+            .clone()
+            .expect("lag recorded");
         assert!((lag.max - 6.0).abs() < 0.01, "{lag:?}");
         let rows: Vec<(&str, u64, u64, u64, u64)> = result
             .scenarios
@@ -138,5 +148,23 @@ mod tests {
             })
             .collect();
         assert_eq!(rows, [("a", 3, 0, 3, 0), ("b", 0, 15, 0, 3)]);
+
+        // A `setup` row comes before the scenarios' rows: only the plan's names say which
+        // scenario is which.
+        let mut with_setup = keys.clone();
+        with_setup.insert(
+            0,
+            RequestKey {
+                scenario: "setup".into(),
+                name: "prepare".into(),
+                method: "GET".into(),
+            },
+        );
+        let names = ["a".to_owned(), "b".to_owned()];
+        totals.fill(&mut result, &with_setup, Some(&names));
+        let named: Vec<(&str, u64, u64)> = (result.scenarios.iter())
+            .map(|r| (r.name.as_str(), r.iterations, r.dropped_iterations))
+            .collect();
+        assert_eq!(named, [("a", 3, 0), ("b", 0, 15)]);
     }
 }

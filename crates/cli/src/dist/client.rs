@@ -5,7 +5,7 @@
 use crate::progress::Progress;
 use anyhow::{Context, bail};
 use stampede_agent::diagnose::{chain, explain};
-use stampede_metrics::{Aggregator, RequestKey, RunResult};
+use stampede_metrics::RunResult;
 use stampede_proto::pb::run_service_client::RunServiceClient;
 use stampede_proto::pb::{self, run_update::Kind as Update};
 use stampede_proto::{AUTHORIZATION, overrides_to_wire, snapshot_from_wire};
@@ -101,14 +101,7 @@ pub async fn run_remote(
         ),
         Err(s) => bail!("the controller refused the run: {}", s.message()),
     };
-    let keys = (plan.rows.iter())
-        .map(|r| RequestKey {
-            scenario: r.scenario.clone(),
-            name: r.name.clone(),
-            method: r.method.clone(),
-        })
-        .collect();
-    let mut live = Aggregator::new(keys);
+    let mut live = crate::aggregate::for_plan(plan);
     let mut progress = Progress::new(show_progress, plan.duration());
     let mut run_id = None;
     let ctrl_c = tokio::signal::ctrl_c();

@@ -21,7 +21,7 @@ use stampede_controller::liveness::LivenessEvent;
 use stampede_controller::split::AgentShare;
 use stampede_engine::{SetupVariable, run_teardown};
 use stampede_metrics::result::{RunEvent, RunMeta, RunStatus};
-use stampede_metrics::{Aggregator, RequestKey, Snapshot};
+use stampede_metrics::{Aggregator, Snapshot};
 use stampede_proto::pb::controller_message::Kind as ToAgent;
 use stampede_proto::pb::{self, run_update::Kind as Update};
 use stampede_proto::{CheckedSnapshot, MERGE_BATCH, merge_batch, snapshot_to_wire};
@@ -103,14 +103,7 @@ impl RunTask {
         shares: BTreeMap<String, AgentShare>,
         updates: UpdateTx,
     ) -> Self {
-        let keys = (plan.rows.iter())
-            .map(|r| RequestKey {
-                scenario: r.scenario.clone(),
-                name: r.name.clone(),
-                method: r.method.clone(),
-            })
-            .collect();
-        let mut aggregator = Aggregator::new(keys);
+        let mut aggregator = crate::aggregate::for_plan(&plan);
         aggregator.set_thresholds(thresholds::specs(&plan));
         let run_id = id.clone();
         RunTask {

@@ -378,6 +378,16 @@ scenarios:
     let stats = row(&result, "ops", "stats");
     assert_eq!((u(&stats["requests"]), u(&stats["successes"])), (6, 6));
     assert_eq!(u(&row(&result, "ops", "goodbye")["requests"]), 3);
+    // Per-scenario counts belong to the scenarios, not to setup (whose rows come first).
+    let scenarios = result["scenarios"].as_array().expect("scenarios");
+    assert_eq!(scenarios.len(), 1, "{scenarios:?}");
+    assert_eq!(
+        (
+            scenarios[0]["name"].as_str(),
+            u(&scenarios[0]["iterations"])
+        ),
+        (Some("ops"), 6)
+    );
     app.shutdown().await;
 }
 
