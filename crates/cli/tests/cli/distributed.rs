@@ -3,6 +3,7 @@
 
 use crate::common::{output, read_result, row, run_quiet, stampede, temp_dir, text, write};
 use stampede_testkit::TestTarget;
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -29,18 +30,24 @@ pub fn controller(dir: &Path, procs: &mut Procs) -> (String, String, PathBuf) {
 
 /// Starts `stampede controller` with its data directory at `data`.
 pub fn controller_on(dir: &Path, data: &Path, procs: &mut Procs) -> (String, String, PathBuf) {
-    spawn_controller(stampede(), "127.0.0.1:0", dir, data, procs)
+    spawn_controller(stampede(), "127.0.0.1:0", &[], dir, data, procs)
 }
 
 /// Starts the controller `cmd` runs (`stampede`, or a wrapper that ends with it) with agents
-/// listening on `listen` and the API on 127.0.0.1.
+/// listening on `listen`, the API on 127.0.0.1 and `extra` flags (TLS, allow-lists). The URLs
+/// returned are `https://` when `extra` gives the controller a certificate.
 pub fn spawn_controller(
     mut cmd: Command,
     listen: &str,
+    extra: &[&OsStr],
     dir: &Path,
     data: &Path,
     procs: &mut Procs,
 ) -> (String, String, PathBuf) {
+    let scheme = match extra.iter().any(|a| *a == "--tls-cert") {
+        true => "https",
+        false => "http",
+    };
     let tokens = write(dir, "ctl.token", &format!("# test\n{TOKEN}\n"));
     let mut child = cmd
         .args(["controller", "--listen", listen, "--api", "127.0.0.1:0"])
@@ -48,6 +55,7 @@ pub fn spawn_controller(
         .arg(&tokens)
         .arg("--data-dir")
         .arg(data)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -59,9 +67,9 @@ pub fn spawn_controller(
     for line in lines.by_ref() {
         let line = line.expect("controller output");
         if let Some(a) = line.strip_prefix("agents listening on ") {
-            agents = Some(format!("http://{a}"));
+            agents = Some(format!("{scheme}://{a}"));
         } else if let Some(a) = line.strip_prefix("api listening on ") {
-            api = Some(format!("http://{a}"));
+            api = Some(format!("{scheme}://{a}"));
         }
         if agents.is_some() && api.is_some() {
             break;

@@ -138,6 +138,7 @@ async fn agents_in_another_namespace_split_exactly_over_a_real_link() {
     let (agents_url, api, tokens) = spawn_controller(
         in_ns(&net.ctl),
         &listen,
+        &[],
         &dir,
         &dir.join("data"),
         &mut procs,

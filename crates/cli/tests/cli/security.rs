@@ -2,29 +2,16 @@
 //! (certificates made here with rcgen), mutual TLS, and the target allow-list.
 
 use crate::common::{output, read_result, row, stampede, temp_dir, text, write};
+use crate::distributed::{Procs, TOKEN, spawn_controller};
 use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
 use stampede_testkit::TestTarget;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const TOKEN: &str = "test-token-0123456789abcdef";
 /// How long a refused agent that may retry is watched; one that must exit gets `LONG`.
 const SHORT: Duration = Duration::from_secs(4);
 const LONG: Duration = Duration::from_secs(20);
-
-/// Child processes killed when the test ends, however it ends.
-struct Procs(Vec<Child>);
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 /// A throwaway CA with a server certificate for 127.0.0.1 and a client certificate, as PEM
 /// files in `dir`.
@@ -69,49 +56,19 @@ fn make_pki(dir: &Path, name: &str) -> Pki {
 }
 
 /// Starts `stampede controller EXTRA…` on ports chosen by the system; returns the agent and API
-/// URLs with `scheme` and the token file.
+/// URLs (`https://` with a certificate) and the token file.
 fn controller(
     dir: &Path,
-    scheme: &str,
     extra: &[&std::ffi::OsStr],
     procs: &mut Procs,
 ) -> (String, String, PathBuf) {
-    let tokens = write(dir, "ctl.token", &format!("{TOKEN}\n"));
-    let mut child = stampede()
-        .args([
-            "controller",
-            "--listen",
-            "127.0.0.1:0",
-            "--api",
-            "127.0.0.1:0",
-        ])
-        .arg("--token-file")
-        .arg(&tokens)
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the controller");
-    let stdout = child.stdout.take().expect("stdout");
-    procs.0.push(child);
-    let (mut agents, mut api) = (None, None);
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("controller output");
-        if let Some(a) = line.strip_prefix("agents listening on ") {
-            agents = Some(format!("{scheme}://{a}"));
-        } else if let Some(a) = line.strip_prefix("api listening on ") {
-            api = Some(format!("{scheme}://{a}"));
-        }
-        if agents.is_some() && api.is_some() {
-            break;
-        }
-    }
-    (
-        agents.expect("agent port printed (did the controller start?)"),
-        api.expect("API port printed"),
-        tokens,
+    spawn_controller(
+        stampede(),
+        "127.0.0.1:0",
+        extra,
+        dir,
+        &dir.join("data"),
+        procs,
     )
 }
 
@@ -192,7 +149,7 @@ async fn a_tls_controller_serves_agents_and_runs_that_trust_its_ca() {
         "--tls-key".as_ref(),
         os(&pki.server_key),
     ];
-    let (agents, api, tokens) = controller(&dir, "https", &tls, &mut procs);
+    let (agents, api, tokens) = controller(&dir, &tls, &mut procs);
     let trust: [&std::ffi::OsStr; 2] = ["--ca-file".as_ref(), os(&pki.ca)];
     let file = scenario(&dir, &target.url());
 
@@ -251,7 +208,7 @@ async fn mutual_tls_refuses_agents_without_a_client_certificate_signed_by_the_cl
         "--client-ca".as_ref(),
         os(&pki.ca),
     ];
-    let (agents, api, tokens) = controller(&dir, "https", &args, &mut procs);
+    let (agents, api, tokens) = controller(&dir, &args, &mut procs);
     let file = scenario(&dir, &target.url());
     let trust_only: [&std::ffi::OsStr; 2] = ["--ca-file".as_ref(), os(&pki.ca)];
 
@@ -308,7 +265,7 @@ async fn the_allow_list_refuses_runs_aimed_elsewhere_before_any_request() {
     let dir = temp_dir("sec-allow");
     let mut procs = Procs(Vec::new());
     let only_lab: [&std::ffi::OsStr; 2] = ["--allow-target".as_ref(), "10.0.0.0/8".as_ref()];
-    let (agents, api, tokens) = controller(&dir, "http", &only_lab, &mut procs);
+    let (agents, api, tokens) = controller(&dir, &only_lab, &mut procs);
     let child = agent_command(&agents, &tokens, &[])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -339,7 +296,7 @@ async fn the_allow_list_refuses_runs_aimed_elsewhere_before_any_request() {
     let dir = temp_dir("sec-allow-ok");
     let list = write(&dir, "allow.txt", "# the test machine\n127.0.0.0/8\n");
     let from_file: [&std::ffi::OsStr; 2] = ["--allow-targets-file".as_ref(), os(&list)];
-    let (agents, api, tokens) = controller(&dir, "http", &from_file, &mut procs);
+    let (agents, api, tokens) = controller(&dir, &from_file, &mut procs);
     let child = agent_command(&agents, &tokens, &[])
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -1,29 +1,10 @@
 //! Evaluator tests for `dropped_iterations` and custom metrics: whole-run values, windows, no
 //! data, and when an `abort` fires.
 
+use super::tests::{aborting, keys, meta, run, windowed};
 use super::*;
 use crate::custom::{CustomKind, CustomSet, CustomStats, TrendStats};
-use crate::recorder::{RequestKey, ScenarioCounts, Snapshot};
-
-fn keys() -> Vec<RequestKey> {
-    vec![RequestKey {
-        scenario: "s".into(),
-        name: "home".into(),
-        method: "GET".into(),
-    }]
-}
-
-fn meta() -> RunMeta {
-    RunMeta {
-        tool_version: "test".into(),
-        scenario_file: "x.yaml".into(),
-        target: "http://127.0.0.1:1".into(),
-        started_at: "2026-01-01T00:00:00Z".into(),
-        planned_duration_s: 10.0,
-        load: "1 user".into(),
-        status: RunStatus::Completed,
-    }
-}
+use crate::recorder::{ScenarioCounts, Snapshot};
 
 fn spec(metric: Metric, op: Op, bound: f64) -> ThresholdSpec {
     ThresholdSpec {
@@ -52,17 +33,6 @@ fn trend(stat: LatencyStat) -> CustomStat {
     CustomStat::Trend(stat)
 }
 
-fn windowed(mut s: ThresholdSpec, window_s: u32) -> ThresholdSpec {
-    s.window_s = Some(window_s);
-    s
-}
-
-fn aborting(mut s: ThresholdSpec, delay_s: u64) -> ThresholdSpec {
-    s.abort = true;
-    s.delay = Duration::from_secs(delay_s);
-    s
-}
-
 /// Second `s` with one completed iteration (so the run "did something") and the custom updates
 /// `f` makes.
 fn second(s: u32, f: impl FnOnce(&mut CustomSet)) -> Snapshot {
@@ -83,16 +53,6 @@ fn drops(s: u32, dropped: &[u64]) -> Snapshot {
         })
         .collect();
     snap
-}
-
-fn run(specs: Vec<ThresholdSpec>, seconds: &[Snapshot], duration_s: f64) -> RunResult {
-    let mut a = Aggregator::new(keys());
-    a.set_thresholds(specs);
-    for s in seconds {
-        a.ingest(s);
-        a.close_through(s.second);
-    }
-    a.finish_with_thresholds(meta(), duration_s)
 }
 
 /// The second at whose end each spec first aborted, if any (one spec per run).

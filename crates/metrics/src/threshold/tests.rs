@@ -5,7 +5,7 @@ use super::*;
 use crate::ErrorKind;
 use crate::recorder::{RequestKey, Snapshot};
 
-fn keys() -> Vec<RequestKey> {
+pub(super) fn keys() -> Vec<RequestKey> {
     ["checkout", "browse"]
         .iter()
         .map(|n| RequestKey {
@@ -16,7 +16,7 @@ fn keys() -> Vec<RequestKey> {
         .collect()
 }
 
-fn meta() -> RunMeta {
+pub(super) fn meta() -> RunMeta {
     RunMeta {
         tool_version: "test".into(),
         scenario_file: "x.yaml".into(),
@@ -97,18 +97,18 @@ fn scoped(mut s: ThresholdSpec, rows: &[StepId]) -> ThresholdSpec {
     s
 }
 
-fn windowed(mut s: ThresholdSpec, window_s: u32) -> ThresholdSpec {
+pub(super) fn windowed(mut s: ThresholdSpec, window_s: u32) -> ThresholdSpec {
     s.window_s = Some(window_s);
     s
 }
 
-fn aborting(mut s: ThresholdSpec, delay_s: u64) -> ThresholdSpec {
+pub(super) fn aborting(mut s: ThresholdSpec, delay_s: u64) -> ThresholdSpec {
     s.abort = true;
     s.delay = Duration::from_secs(delay_s);
     s
 }
 
-fn run(specs: Vec<ThresholdSpec>, seconds: &[Snapshot], duration_s: f64) -> RunResult {
+pub(super) fn run(specs: Vec<ThresholdSpec>, seconds: &[Snapshot], duration_s: f64) -> RunResult {
     let mut a = Aggregator::new(keys());
     a.set_thresholds(specs);
     for s in seconds {
