@@ -45,7 +45,7 @@ impl<'a> BodySink<'a> {
             .is_some_and(|k| (k.len() as u64) < self.received)
     }
 
-    fn take(&mut self, data: &[u8]) {
+    pub fn take(&mut self, data: &[u8]) {
         self.received += data.len() as u64;
         if let Some(kept) = &mut self.kept {
             let room = self.cap.saturating_sub(kept.len());
@@ -54,20 +54,17 @@ impl<'a> BodySink<'a> {
     }
 }
 
-/// Polls `body` until it ends or has nothing ready, feeding every data frame to `sink`.
-/// `before_each` runs before every frame is polled (an HTTP/1.1 connection polls its driver there,
-/// so the next bytes are read from the socket without a round trip through the scheduler).
+/// Polls `body` (an HTTP/2 response body) until it ends or has nothing ready, feeding every data
+/// frame to `sink`.
 pub(crate) fn poll_read<B>(
     body: &mut B,
     sink: &mut BodySink<'_>,
     cx: &mut Context<'_>,
-    mut before_each: impl FnMut(&mut Context<'_>),
 ) -> Poll<Result<(), B::Error>>
 where
     B: Body + Unpin,
 {
     loop {
-        before_each(cx);
         match Pin::new(&mut *body).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
@@ -124,7 +121,7 @@ mod tests {
         };
         let mut buffer = BytesMut::new();
         let mut sink = BodySink::keep(&mut buffer, 2500);
-        poll_fn(|cx| poll_read(&mut body, &mut sink, cx, |_| {}))
+        poll_fn(|cx| poll_read(&mut body, &mut sink, cx))
             .await
             .unwrap();
         assert_eq!(sink.received, 100_000);
@@ -138,7 +135,7 @@ mod tests {
             next: 0,
         };
         let mut sink = BodySink::count();
-        poll_fn(|cx| poll_read(&mut body, &mut sink, cx, |_| {}))
+        poll_fn(|cx| poll_read(&mut body, &mut sink, cx))
             .await
             .unwrap();
         assert_eq!(sink.received, 70);

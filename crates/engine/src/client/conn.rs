@@ -2,23 +2,25 @@
 //! and the connection itself: HTTP/1.1 or HTTP/2, whichever was agreed.
 
 use super::body::BodySink;
-use super::error::Fail;
-use super::h1::{H1Conn, RequestBody};
+use super::error::{Fail, HttpError};
+use super::h1::{H1Conn, Head, WriteBuf, encode_request};
 use super::h2::H2Conn;
+use super::request::Hop;
 use super::stream::{self, Stream};
-use crate::prepare::Origin;
-use http::{Request, Response};
-use hyper::body::Incoming;
+use crate::prepare::{Origin, PreparedStep};
+use http::{HeaderMap, Method};
 use rustls::pki_types::ServerName;
 use stampede_metrics::ErrorKind;
 use stampede_scenario::HttpVersion;
 use std::time::Instant;
 use tokio_rustls::TlsConnector;
 
+/// A request body up to this size is written with its head, in one system call.
+const BODY_WITH_HEAD: usize = 16 * 1024;
+
 /// A live connection.
 pub(crate) enum Conn {
-    /// Boxed: hyper's HTTP/1.1 connection state is large, an HTTP/2 handle is not.
-    H1(Box<H1Conn>),
+    H1(H1Conn),
     H2(H2Conn),
 }
 
@@ -77,7 +79,7 @@ impl Connector {
         let conn = if h2 {
             Conn::H2(H2Conn::handshake(stream).await?)
         } else {
-            Conn::H1(Box::new(H1Conn::handshake(stream).await?))
+            Conn::H1(H1Conn::new(stream))
         };
         Ok(Opened {
             conn,
@@ -102,33 +104,50 @@ impl Conn {
     }
 
     /// Whether the connection can take a request now.
-    pub async fn usable(&mut self) -> bool {
+    pub fn usable(&mut self) -> bool {
         match self {
-            Conn::H1(c) => c.usable().await,
+            Conn::H1(c) => c.usable(),
             Conn::H2(c) => c.usable(),
         }
     }
 
-    /// Sends `request` and waits for the response head.
+    /// Sends the request of `hop` and waits for the response head. Returns the request's size
+    /// as counted in `bytes_out` whatever happens. `all_headers` keeps every response header
+    /// (else only `Set-Cookie` and `Location` are kept).
     pub async fn send(
         &mut self,
-        request: Request<RequestBody>,
-    ) -> hyper::Result<Response<Incoming>> {
+        hop: &Hop,
+        step: &PreparedStep,
+        headers: &HeaderMap,
+        origin: &Origin,
+        all_headers: bool,
+    ) -> (u64, Result<Head, HttpError>) {
         match self {
-            Conn::H1(c) => c.send(request).await,
-            Conn::H2(c) => c.send(request).await,
+            Conn::H1(c) => {
+                let mut out = WriteBuf::take();
+                encode_request(&hop.h1_head(step, headers, origin), out.vec());
+                let size = (out.bytes().len() + hop.body.len()) as u64;
+                let mut body = &hop.body[..];
+                if body.len() <= BODY_WITH_HEAD {
+                    out.vec().extend_from_slice(body);
+                    body = &[];
+                }
+                let head_request = hop.method == Method::HEAD;
+                let result = c.send(out.bytes(), body, all_headers, head_request).await;
+                (size, result.map_err(HttpError::from))
+            }
+            Conn::H2(c) => {
+                let (request, size) = hop.h2_request(step, headers, origin);
+                (size, c.send(request).await.map_err(HttpError::from))
+            }
         }
     }
 
-    /// Reads `body` to its end into `sink`.
-    pub async fn read_body(
-        &mut self,
-        body: &mut Incoming,
-        sink: &mut BodySink<'_>,
-    ) -> hyper::Result<()> {
+    /// Reads the body of the response whose head `send` returned, to its end, into `sink`.
+    pub async fn read_body(&mut self, sink: &mut BodySink<'_>) -> Result<(), HttpError> {
         match self {
-            Conn::H1(c) => c.read_body(body, sink).await,
-            Conn::H2(c) => c.read_body(body, sink).await,
+            Conn::H1(c) => c.read_body(sink).await.map_err(HttpError::from),
+            Conn::H2(c) => c.read_body(sink).await.map_err(HttpError::from),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Request failures as data: an [`ErrorKind`] plus a short message that is only formatted when the
 //! recorder keeps it as the interval's sample (so an error storm does not allocate per error).
 
+use super::h1::H1Error;
 use stampede_metrics::ErrorKind;
 use std::error::Error as _;
 use std::fmt;
@@ -19,9 +20,30 @@ pub(crate) enum FailMsg {
     Text(&'static str),
     /// A message built for this failure (rare paths only: a rendered URL that does not parse).
     Owned(String),
-    /// An I/O error during a phase (`connect`, `dns`, `tls`).
+    /// An I/O error during a phase (`connect`, `dns`, `tls`, or a step of an HTTP/1.1 exchange).
     Io(&'static str, io::Error),
+    /// An error of hyper's HTTP/2 client.
     Http(hyper::Error),
+}
+
+/// A request that failed on a connection: on HTTP/1.1 (the engine's own client) or HTTP/2
+/// (hyper's).
+#[derive(Debug)]
+pub(crate) enum HttpError {
+    H1(H1Error),
+    Hyper(hyper::Error),
+}
+
+impl From<H1Error> for HttpError {
+    fn from(e: H1Error) -> Self {
+        HttpError::H1(e)
+    }
+}
+
+impl From<hyper::Error> for HttpError {
+    fn from(e: hyper::Error) -> Self {
+        HttpError::Hyper(e)
+    }
 }
 
 impl fmt::Display for FailMsg {
@@ -73,18 +95,34 @@ impl Fail {
         }
     }
 
-    /// A failure reported by hyper while sending or receiving.
-    pub fn http(e: hyper::Error) -> Fail {
-        Fail {
-            kind: http_kind(&e),
-            message: FailMsg::Http(e),
+    /// A failure while sending a request or receiving its response.
+    pub fn http(e: impl Into<HttpError>) -> Fail {
+        match e.into() {
+            HttpError::H1(e) => Fail {
+                kind: e.kind,
+                message: match e.io {
+                    Some(io) => FailMsg::Io(e.what, io),
+                    None => FailMsg::Text(e.what),
+                },
+            },
+            HttpError::Hyper(e) => Fail {
+                kind: http_kind(&e),
+                message: FailMsg::Http(e),
+            },
         }
     }
 }
 
 /// True when `e`, on a reused keep-alive connection, means the peer closed it before answering:
 /// the request can be sent again on a fresh connection.
-pub(crate) fn is_stale_connection(e: &hyper::Error) -> bool {
+pub(crate) fn is_stale_connection(e: &HttpError) -> bool {
+    match e {
+        HttpError::H1(e) => e.stale,
+        HttpError::Hyper(e) => is_stale_hyper(e),
+    }
+}
+
+fn is_stale_hyper(e: &hyper::Error) -> bool {
     if e.is_canceled() || e.is_closed() || e.is_incomplete_message() {
         return true;
     }
@@ -120,7 +158,7 @@ fn http_kind(e: &hyper::Error) -> ErrorKind {
     }
 }
 
-fn io_kind(e: &io::Error) -> ErrorKind {
+pub(crate) fn io_kind(e: &io::Error) -> ErrorKind {
     use io::ErrorKind as K;
     match e.kind() {
         K::ConnectionRefused => ErrorKind::ConnectRefused,

@@ -6,9 +6,10 @@
 
 use super::body::{self, BodySink};
 use super::error::Fail;
-use super::h1::RequestBody;
+use super::h1::Head;
+use super::request::{RequestBody, response_head_len};
 use super::stream::Stream;
-use http::{Request, Response};
+use http::Request;
 use hyper::body::Incoming;
 use hyper::client::conn::http2::{self, SendRequest};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -24,6 +25,8 @@ pub(crate) struct H2Conn {
     in_flight: Arc<AtomicUsize>,
     /// This handle has a stream counted in `in_flight`.
     active: bool,
+    /// The body of the response whose head `send` returned.
+    body: Option<Incoming>,
 }
 
 impl Clone for H2Conn {
@@ -32,6 +35,7 @@ impl Clone for H2Conn {
             sender: self.sender.clone(),
             in_flight: self.in_flight.clone(),
             active: false,
+            body: None,
         }
     }
 }
@@ -51,6 +55,7 @@ impl H2Conn {
             sender,
             in_flight: Arc::new(AtomicUsize::new(0)),
             active: false,
+            body: None,
         })
     }
 
@@ -64,32 +69,38 @@ impl H2Conn {
         self.in_flight.load(Ordering::Relaxed)
     }
 
-    /// Sends `request` (with an absolute URI) and waits for the response head.
-    pub async fn send(
-        &mut self,
-        request: Request<RequestBody>,
-    ) -> hyper::Result<Response<Incoming>> {
+    /// Sends `request` (with an absolute URI) and waits for the response head. Its `len` is the
+    /// size of the head in HTTP/1.1 form (HPACK-compressed heads are not measured).
+    pub async fn send(&mut self, request: Request<RequestBody>) -> hyper::Result<Head> {
         if !self.active {
             self.active = true;
             self.in_flight.fetch_add(1, Ordering::Relaxed);
         }
+        self.body = None;
         self.sender.ready().await?;
-        self.sender.send_request(request).await
+        let (head, body) = self.sender.send_request(request).await?.into_parts();
+        self.body = Some(body);
+        Ok(Head {
+            status: head.status.as_u16(),
+            len: response_head_len(&head),
+            headers: head.headers,
+        })
     }
 
-    /// Reads `body` to its end into `sink`.
-    pub async fn read_body(
-        &mut self,
-        body: &mut Incoming,
-        sink: &mut BodySink<'_>,
-    ) -> hyper::Result<()> {
-        let result = poll_fn(|cx| body::poll_read(body, sink, cx, |_| {})).await;
+    /// Reads the body of the response whose head `send` returned into `sink`.
+    pub async fn read_body(&mut self, sink: &mut BodySink<'_>) -> hyper::Result<()> {
+        let result = match &mut self.body {
+            Some(body) => poll_fn(|cx| body::poll_read(body, sink, cx)).await,
+            None => Ok(()),
+        };
+        self.body = None;
         self.finish();
         result
     }
 
     /// The stream of this handle is over (read, failed or abandoned).
     pub fn finish(&mut self) {
+        self.body = None;
         if self.active {
             self.active = false;
             self.in_flight.fetch_sub(1, Ordering::Relaxed);

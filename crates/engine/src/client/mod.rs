@@ -31,11 +31,11 @@ use body::BodySink;
 use bytes::{Bytes, BytesMut};
 use conn::{Connector, micros};
 use error::Fail;
+use h1::Head;
+use http::Method;
 use http::header::{self, HeaderMap, HeaderValue};
-use http::{Method, Response};
-use hyper::body::Incoming;
 use pool::OriginPool;
-use request::{Hop, response_head_len};
+use request::Hop;
 use slot::{Slot, StepTimings};
 use stampede_metrics::{ErrorKind, Timings};
 use stampede_scenario::{ConnectionPolicy, HttpOptions, Scheme};
@@ -311,11 +311,10 @@ impl Client {
         let mut bytes_in = 0;
         let mut redirects = 0;
         loop {
-            let response = self.round_trip(step, &hop, &mut started, bytes_out).await?;
+            let mut head = self.round_trip(step, &hop, &mut started, bytes_out).await?;
             let first_byte = started.map_or(Duration::ZERO, |s: Instant| s.elapsed());
             self.timings.first_byte(micros(first_byte));
-            let (mut head, mut body) = response.into_parts();
-            bytes_in += response_head_len(&head);
+            bytes_in += head.len;
             self.store_cookies(&head.headers, hop.slot, hop.uri.path());
             let mut sink = if step.reads_body {
                 BodySink::keep(&mut self.body, self.shared.max_body)
@@ -327,14 +326,14 @@ impl Client {
                 .conn
                 .as_mut()
                 .expect("a response came from this connection");
-            let read = conn.read_body(&mut body, &mut sink).await;
+            let read = conn.read_body(&mut sink).await;
             bytes_in += sink.received;
             let sink_truncated = sink.truncated();
             if let Err(e) = read {
-                slot.failed().await;
+                slot.failed();
                 return Err(Fail::http(e));
             }
-            let status = head.status.as_u16();
+            let status = head.status;
             let redirect_to = self.shared.follow_redirects
                 && redirects < self.shared.max_redirects
                 && redirect::is_redirect(status)
@@ -369,7 +368,7 @@ impl Client {
         hop: &Hop,
         started: &mut Option<Instant>,
         bytes_out: &mut u64,
-    ) -> Result<Response<Incoming>, Fail> {
+    ) -> Result<Head, Fail> {
         let mut counted = false;
         loop {
             let slot = &mut self.slots[hop.slot];
@@ -384,15 +383,18 @@ impl Client {
                 .await?;
             let conn = slot.conn.as_mut().expect("just acquired");
             let headers = self.headers.as_ref().unwrap_or(&step.headers);
-            let (request, size) = hop.request(step, headers, &slot.origin, conn.is_h2());
+            let all_headers = step.reads_headers || step.reads_body;
+            let (size, sent) = conn
+                .send(hop, step, headers, &slot.origin, all_headers)
+                .await;
             if !counted {
                 *bytes_out += size;
                 counted = true;
             }
-            match conn.send(request).await {
-                Ok(response) => return Ok(response),
+            match sent {
+                Ok(head) => return Ok(head),
                 Err(e) => {
-                    slot.failed().await;
+                    slot.failed();
                     // A fresh connection is not retried, so this retries at most once.
                     if !opened && error::is_stale_connection(&e) {
                         continue;

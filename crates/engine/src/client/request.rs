@@ -1,12 +1,17 @@
 //! One request as sent: the hop of a step (the step itself, or a redirect), how it is built for
-//! HTTP/1.1 or HTTP/2, and how its size and its response head's size are counted.
+//! HTTP/1.1 (a head the engine encodes itself) or HTTP/2 (a request for hyper), and how an HTTP/2
+//! request's size and its response head's size are counted.
 
-use super::h1::RequestBody;
+use super::h1::RequestHead;
 use crate::prepare::{Origin, PreparedStep};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::uri::{Parts, Scheme};
 use http::{Method, Request, Uri, Version};
+use http_body_util::Full;
+
+/// The body of a request given to hyper (HTTP/2).
+pub(crate) type RequestBody = Full<Bytes>;
 
 /// One request of a step: the step itself, or a redirect.
 pub(crate) struct Hop {
@@ -22,39 +27,64 @@ pub(crate) struct Hop {
 }
 
 impl Hop {
-    /// The request of this hop, and its size as counted in `bytes_out`.
+    /// What the HTTP/1.1 head of this hop is made of. `headers` are the step's (`step.headers`) or
+    /// rendered for this request.
+    pub fn h1_head<'a>(
+        &'a self,
+        step: &PreparedStep,
+        headers: &'a HeaderMap,
+        origin: &'a Origin,
+    ) -> RequestHead<'a> {
+        // The step's own headers carry its `Host` (possibly set by the plan); any other request
+        // names its origin.
+        let host = if self.slot == step.origin && std::ptr::eq(headers, &step.headers) {
+            headers.get(header::HOST)
+        } else {
+            None
+        };
+        RequestHead {
+            method: &self.method,
+            target: self.uri.path_and_query().map_or("/", |p| p.as_str()),
+            host: host.unwrap_or(&origin.host_header),
+            headers,
+            drop_authorization: self.cross_origin,
+            drop_content_type: self.body_dropped,
+            cookie: self.cookie.as_ref(),
+            body_len: self.body.len(),
+        }
+    }
+
+    /// The HTTP/2 request of this hop, and its size as counted in `bytes_out`.
     ///
-    /// For HTTP/2 the target becomes an absolute URI (hyper sends its scheme and authority as
-    /// the `:scheme` and `:authority` pseudo-headers) and `Host` is dropped. The size is always
-    /// the HTTP/1.1 form's: HPACK-compressed HTTP/2 heads are not measured.
-    pub fn request(
+    /// The target is an absolute URI (hyper sends its scheme and authority as the `:scheme` and
+    /// `:authority` pseudo-headers) and `Host` is dropped. The size is the HTTP/1.1 form's:
+    /// HPACK-compressed HTTP/2 heads are not measured.
+    pub fn h2_request(
         &self,
         step: &PreparedStep,
         headers: &HeaderMap,
         origin: &Origin,
-        h2: bool,
     ) -> (Request<RequestBody>, u64) {
-        let mut request = self.h1_request(step, headers, origin);
+        let mut request = self.http_request(step, headers, origin);
         let size = request_len(&request, self.body.len());
-        if h2 {
-            *request.version_mut() = Version::HTTP_2;
-            request.headers_mut().remove(header::HOST);
-            let mut parts = Parts::default();
-            parts.scheme = Some(if origin.is_https() {
-                Scheme::HTTPS
-            } else {
-                Scheme::HTTP
-            });
-            parts.authority = Some(origin.authority.clone());
-            parts.path_and_query = self.uri.path_and_query().cloned();
-            if let Ok(uri) = Uri::from_parts(parts) {
-                *request.uri_mut() = uri;
-            }
+        *request.version_mut() = Version::HTTP_2;
+        request.headers_mut().remove(header::HOST);
+        let mut parts = Parts::default();
+        parts.scheme = Some(if origin.is_https() {
+            Scheme::HTTPS
+        } else {
+            Scheme::HTTP
+        });
+        parts.authority = Some(origin.authority.clone());
+        parts.path_and_query = self.uri.path_and_query().cloned();
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
         }
         (request, size)
     }
 
-    fn h1_request(
+    /// The request in HTTP/1.1 form (`Host` set), as an `http::Request`.
+    fn http_request(
         &self,
         step: &PreparedStep,
         own: &HeaderMap,

@@ -74,7 +74,7 @@ impl Slot {
         timings: &mut StepTimings,
     ) -> Result<bool, Fail> {
         if let Some(conn) = &mut self.conn {
-            if conn.usable().await {
+            if conn.usable() {
                 started.get_or_insert_with(Instant::now);
                 return Ok(false);
             }
@@ -85,7 +85,7 @@ impl Slot {
             Some(pool) => loop {
                 match pool.checkout().await {
                     Checkout::Idle(mut conn, ticket) => {
-                        if conn.usable().await {
+                        if conn.usable() {
                             self.conn = Some(conn);
                             self.ticket = Some(ticket);
                             started.get_or_insert_with(Instant::now);
@@ -128,10 +128,10 @@ impl Slot {
 
     /// A request on the connection failed: an HTTP/2 connection that is still open stays (only
     /// the stream failed); any other is dropped.
-    pub async fn failed(&mut self) {
+    pub fn failed(&mut self) {
         if let Some(conn) = &mut self.conn
             && conn.is_h2()
-            && conn.usable().await
+            && conn.usable()
         {
             conn.abandon();
         } else {

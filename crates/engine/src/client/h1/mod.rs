@@ -1,0 +1,306 @@
+//! One HTTP/1.1 connection, spoken by the engine itself over a plain or TLS stream.
+//!
+//! A virtual user is sequential, so its connection needs no task, channel or lock of its own:
+//! the request is written and its response read in the user's task, with the parsing in
+//! `head` and the body framing in `framing`. An idle connection is the socket and a few
+//! words of state: the buffers exist only while a request is in flight (`buffer`). This is what
+//! makes a user that thinks between requests cheap (hyper keeps 16 KiB of buffers, and a
+//! connection task, per connection for its whole life), and it removes hyper's per-request
+//! machinery from the hot path.
+//!
+//! Not supported, on purpose: pipelining (a user sends one request at a time), `Expect:
+//! 100-continue` (interim responses are skipped), and protocol upgrades (a `101` is an error).
+
+mod buffer;
+mod framing;
+mod head;
+
+use super::body::BodySink;
+use super::stream::Stream;
+use buffer::ReadBuf;
+pub(crate) use buffer::WriteBuf;
+use framing::Decoder;
+pub(crate) use head::{RequestHead, encode_request};
+use http::HeaderMap;
+use stampede_metrics::ErrorKind;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Waker};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+/// A response head longer than this is refused.
+const MAX_HEAD: usize = 256 * 1024;
+
+/// The head of a response, as the client needs it.
+#[derive(Debug)]
+pub(crate) struct Head {
+    pub status: u16,
+    /// The headers kept (all of them when asked, else `Set-Cookie` and `Location`).
+    pub headers: HeaderMap,
+    /// Bytes of the head as received, interim (1xx) heads included.
+    pub len: u64,
+}
+
+/// Why a request on an HTTP/1.1 connection failed.
+#[derive(Debug)]
+pub(crate) struct H1Error {
+    pub kind: ErrorKind,
+    pub what: &'static str,
+    pub io: Option<io::Error>,
+    /// Nothing of a response arrived before the connection failed: on a reused connection the
+    /// server most likely closed it while idle, and the request can be sent again.
+    pub stale: bool,
+}
+
+impl H1Error {
+    fn bad(what: &'static str) -> H1Error {
+        H1Error {
+            kind: ErrorKind::BadResponse,
+            what,
+            io: None,
+            stale: false,
+        }
+    }
+
+    fn closed(what: &'static str, stale: bool) -> H1Error {
+        H1Error {
+            kind: ErrorKind::Reset,
+            what,
+            io: None,
+            stale,
+        }
+    }
+
+    fn io(what: &'static str, e: io::Error, stale: bool) -> H1Error {
+        let stale = stale
+            && matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::BrokenPipe
+                    | io::ErrorKind::UnexpectedEof
+            );
+        H1Error {
+            kind: super::error::io_kind(&e),
+            what,
+            io: Some(e),
+            stale,
+        }
+    }
+}
+
+/// A live HTTP/1.1 connection.
+pub(crate) struct H1Conn {
+    stream: Stream,
+    /// The response being read, while a request is in flight.
+    reading: Option<Reading>,
+    /// A request was written and its response is not completely read.
+    busy: bool,
+    /// The connection cannot carry another request.
+    done: bool,
+}
+
+/// A response whose head was read and whose body is not (completely).
+struct Reading {
+    buffer: ReadBuf,
+    body: Decoder,
+    /// The connection closes after this response.
+    close: bool,
+}
+
+impl H1Conn {
+    pub fn new(stream: Stream) -> H1Conn {
+        H1Conn {
+            stream,
+            reading: None,
+            busy: false,
+            done: false,
+        }
+    }
+
+    /// True while a request is in flight (its response not fully read).
+    pub fn busy(&self) -> bool {
+        self.busy
+    }
+
+    /// Whether the connection can take a request: not busy, not closed after the last response,
+    /// and not closed by the server since (checked without blocking and without a system call
+    /// when nothing happened on the socket).
+    pub fn usable(&mut self) -> bool {
+        if self.busy || self.done {
+            return false;
+        }
+        // An idle connection becomes readable only if the server closed it or sent something
+        // unasked: either way it cannot carry a request.
+        let mut probe = [0u8; 1];
+        let idle = match &mut self.stream {
+            Stream::Plain(tcp) => {
+                matches!(tcp.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+            Stream::Tls(tls) => {
+                // Also processes what TLS sends by itself (a session ticket), which is fine.
+                let mut cx = Context::from_waker(Waker::noop());
+                let mut probe = tokio::io::ReadBuf::new(&mut probe);
+                Pin::new(tls.as_mut())
+                    .poll_read(&mut cx, &mut probe)
+                    .is_pending()
+            }
+        };
+        self.done = !idle;
+        idle
+    }
+
+    /// Sends a request (`head` as encoded, then `body`) and reads the response head. `all_headers`
+    /// keeps every response header; `head_request` says the response has no body.
+    pub async fn send(
+        &mut self,
+        head: &[u8],
+        body: &[u8],
+        all_headers: bool,
+        head_request: bool,
+    ) -> Result<Head, H1Error> {
+        self.busy = true;
+        self.reading = None;
+        let result = self.exchange(head, body, all_headers, head_request).await;
+        if result.is_err() {
+            self.done = true;
+        }
+        result
+    }
+
+    async fn exchange(
+        &mut self,
+        request: &[u8],
+        body: &[u8],
+        all_headers: bool,
+        head_request: bool,
+    ) -> Result<Head, H1Error> {
+        let write = async {
+            self.stream.write_all(request).await?;
+            if !body.is_empty() {
+                self.stream.write_all(body).await?;
+            }
+            self.stream.flush().await
+        };
+        // Whatever failed while sending, no response was seen: on a reused connection it is
+        // the server having closed it.
+        write
+            .await
+            .map_err(|e| H1Error::io("send the request", e, true))?;
+        let mut buffer = ReadBuf::take();
+        let mut len = 0;
+        let mut received = false;
+        loop {
+            if received {
+                let parsed = head::parse_response(buffer.filled(), all_headers, head_request)
+                    .map_err(|e| H1Error::bad(e.0))?;
+                if let Some(parsed) = parsed {
+                    buffer.consume(parsed.len);
+                    len += parsed.len as u64;
+                    if parsed.status == 101 {
+                        return Err(H1Error::bad(
+                            "the server switched protocols (101) without being asked",
+                        ));
+                    }
+                    // An interim response (103 Early Hints, an unasked 100 Continue): the real
+                    // one follows.
+                    if parsed.status < 200 {
+                        if !buffer.filled().is_empty() {
+                            continue;
+                        }
+                    } else {
+                        self.reading = Some(Reading {
+                            buffer,
+                            body: parsed.body,
+                            close: parsed.close,
+                        });
+                        return Ok(Head {
+                            status: parsed.status,
+                            headers: parsed.headers,
+                            len,
+                        });
+                    }
+                }
+            }
+            let first = len == 0 && buffer.filled().is_empty();
+            let room = buffer
+                .spare(MAX_HEAD)
+                .ok_or(H1Error::bad("response head larger than 256 KiB: refused"))?;
+            match self.stream.read(room).await {
+                Ok(0) if first => {
+                    return Err(H1Error::closed(
+                        "the connection closed before any response",
+                        true,
+                    ));
+                }
+                Ok(0) => {
+                    return Err(H1Error::closed(
+                        "the connection closed in the middle of the response head",
+                        false,
+                    ));
+                }
+                Ok(n) => {
+                    buffer.filled_more(n);
+                    received = true;
+                }
+                Err(e) => return Err(H1Error::io("read the response", e, first)),
+            }
+        }
+    }
+
+    /// Reads the body of the response whose head [`send`](Self::send) returned, into `sink`.
+    pub async fn read_body(&mut self, sink: &mut BodySink<'_>) -> Result<(), H1Error> {
+        let result = self.read_body_inner(sink).await;
+        match &result {
+            Ok(close) => {
+                self.done |= *close;
+                self.busy = false;
+            }
+            Err(_) => self.done = true,
+        }
+        // The buffer goes back to the pool: an idle connection holds none.
+        self.reading = None;
+        result.map(|_| ())
+    }
+
+    /// Returns whether the connection must close after this response.
+    async fn read_body_inner(&mut self, sink: &mut BodySink<'_>) -> Result<bool, H1Error> {
+        let Some(reading) = &mut self.reading else {
+            return Err(H1Error::bad("no response to read a body from"));
+        };
+        let bad = |e: framing::BadFraming| H1Error::bad(e.0);
+        loop {
+            let available = reading.buffer.filled();
+            let used = reading
+                .body
+                .decode(available, &mut |data| sink.take(data))
+                .map_err(bad)?;
+            let leftover = used < available.len();
+            reading.buffer.consume(used);
+            if reading.body.is_done() {
+                // Bytes after the response (nothing was asked for them): the connection is
+                // out of step and is not reused.
+                return Ok(reading.close || leftover);
+            }
+            // Everything buffered was decoded: there is room.
+            let room = reading
+                .buffer
+                .spare(buffer::READ_SIZE)
+                .ok_or(H1Error::bad("response body buffer full"))?;
+            match self.stream.read(room).await {
+                Ok(0) => {
+                    reading.body.end_of_input().map_err(|e| H1Error {
+                        kind: ErrorKind::Reset,
+                        ..bad(e)
+                    })?;
+                    return Ok(true);
+                }
+                Ok(n) => reading.buffer.filled_more(n),
+                Err(e) => return Err(H1Error::io("read the response body", e, false)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
