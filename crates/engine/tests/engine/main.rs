@@ -8,6 +8,7 @@ mod closed_model;
 mod connections;
 mod counts;
 mod errors;
+mod framing;
 mod keep_alive;
 mod open_model;
 mod profile;
