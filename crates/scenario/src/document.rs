@@ -168,6 +168,7 @@ pub(crate) fn decode(
     if let Some(Value::Seq(nodes)) = f.get("thresholds").map(|n| &n.value) {
         let planned = assemble::run_duration(&load, &scenarios);
         thresholds::warn_timing(ctx, &thresholds, nodes, planned);
+        thresholds::warn_never_dropped(ctx, &thresholds, nodes, &load, &scenarios);
     }
     Some(Plan {
         target: target?,

@@ -14,6 +14,7 @@ mod custom;
 #[cfg(test)]
 mod custom_tests;
 mod declared;
+mod dropped;
 mod flag;
 mod metric;
 #[cfg(test)]
@@ -27,6 +28,7 @@ use crate::step::non_empty_string;
 use crate::units::{UnitError, format_duration};
 use crate::yaml::Node;
 
+pub(crate) use dropped::warn_never_dropped;
 pub use flag::parse_threshold_flags;
 pub(crate) use metric::Names;
 

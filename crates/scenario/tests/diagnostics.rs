@@ -86,6 +86,32 @@ fn overrides_and_warnings() {
 }
 
 #[test]
+fn dropped_iterations_that_are_always_zero() {
+    // `checkout` runs an arrival rate, `browse` the closed top-level load.
+    let source = "target: http://localhost\nload: { users: 2, duration: 1m }\nscenarios:\n\
+                  \x20 - name: checkout\n    load: { arrival_rate: 5/s, duration: 1m, max_users: 5 }\n\
+                  \x20   steps: [{ get: /pay }]\n  - name: browse\n    steps: [{ get: / }]\n\
+                  thresholds:\n  - { metric: dropped_iterations, scenario: checkout, max: 0 }\n\
+                  \x20 - { metric: dropped_iterations, scenario: browse, max: 0 }\n";
+    let loaded = load_str(source, "dropped.yaml", &Overrides::default()).unwrap();
+    assert_eq!(loaded.plan.thresholds.len(), 2, "the file still runs both");
+    let warnings = Diagnostics {
+        file: "dropped.yaml".into(),
+        source: source.into(),
+        items: loaded.warnings,
+        included: Vec::new(),
+    };
+    assert_eq!((warnings.error_count(), warnings.warning_count()), (0, 1));
+    let json = warnings.to_json();
+    let item = &json["diagnostics"][0];
+    assert_eq!(
+        (&item["severity"], &item["line"], &item["path"]),
+        (&"warning".into(), &11.into(), &"thresholds[1]".into())
+    );
+    insta::assert_snapshot!("dropped_iterations", warnings.render(false));
+}
+
+#[test]
 fn colours_only_when_asked() {
     let diags = broken("many_errors.yaml");
     assert!(!diags.render(false).contains('\x1b'));

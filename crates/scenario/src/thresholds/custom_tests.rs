@@ -49,8 +49,14 @@ fn load(head: &str, thresholds: &str) -> Result<(Plan, Vec<Diagnostic>), Vec<Dia
     }
 }
 
-fn valid(thresholds: &str) -> Vec<Threshold> {
-    let (plan, warnings) = load(HEAD, thresholds).unwrap_or_else(|e| panic!("{e:#?}"));
+/// [`HEAD`] with an arrival-rate load (same lines), where iterations can be dropped.
+fn open_head() -> String {
+    let open = "load: { arrival_rate: 10/s, duration: 5m, max_users: 10 }";
+    HEAD.replace("load: { users: 10, duration: 5m }", open)
+}
+
+fn valid(head: &str, thresholds: &str) -> Vec<Threshold> {
+    let (plan, warnings) = load(head, thresholds).unwrap_or_else(|e| panic!("{e:#?}"));
     assert!(warnings.is_empty(), "{warnings:#?}");
     plan.thresholds
 }
@@ -85,6 +91,7 @@ fn the_head_declares_what_its_comment_says() {
 #[test]
 fn dropped_iterations_and_custom_metrics_load() {
     let t = valid(
+        &open_head(),
         "  - { metric: dropped_iterations, max: 0 }
   - { metric: dropped_iterations, scenario: buyer, max: 5, window: 10s, abort: true }
   - { metric: counter.carts, min: 1 }
@@ -397,4 +404,134 @@ fn command_line_errors_for_the_new_metrics() {
         assert!(g.1.contains(w.1), "{g:?} should hint {w:?}");
         assert!(g.0.starts_with("invalid --threshold `"), "{g:?}");
     }
+}
+
+/// The warnings of a valid file, as (line, path, message, hint).
+fn warnings(head: &str, thresholds: &str) -> Vec<(usize, String, String, String)> {
+    let (plan, items) = load(head, thresholds).unwrap_or_else(|e| panic!("{e:#?}"));
+    assert!(
+        !plan.thresholds.is_empty(),
+        "warned thresholds stay in the plan"
+    );
+    (items.into_iter())
+        .map(|d| {
+            assert_eq!(d.severity, Severity::Warning, "{d:?}");
+            let line = d.line.unwrap_or(0);
+            (line, d.path, d.message, d.hint.unwrap_or_default())
+        })
+        .collect()
+}
+
+/// [`HEAD`] with an own load for `buyer` (the line after its name), so the thresholds start a
+/// line later.
+fn buyer_load(head: &str, load: &str) -> String {
+    head.replace(
+        "  - name: buyer\n",
+        &format!("  - name: buyer\n    load: {load}\n"),
+    )
+}
+
+const BUYER_OPEN: &str = "{ arrival_rate: 5/s, duration: 1m, max_users: 5 }";
+
+#[test]
+fn dropped_iterations_under_a_closed_model_warn() {
+    let w = warnings(
+        HEAD,
+        "  - { metric: dropped_iterations, max: 0 }
+  - { metric: dropped_iterations, scenario: browser, min: 1, window: 10s }
+  - { metric: counter.carts, min: 1 }
+",
+    );
+    let expected = [
+        (
+            FIRST,
+            "thresholds[0]",
+            "`dropped_iterations <= 0` always passes: iterations are only dropped by an \
+             arrival-rate (open) model; every scenario runs a closed model with users, so this \
+             is always 0",
+            "use an `arrival_rate` load (e.g. `load: { arrival_rate: 20/s, duration: 1m, \
+             max_users: 50 }`), or remove the threshold",
+        ),
+        (
+            FIRST + 1,
+            "thresholds[1]",
+            "`dropped_iterations >= 1 [scenario: browser, window: 10s]` always fails: \
+             iterations are only dropped by an arrival-rate (open) model; scenario `browser` \
+             runs a closed model with users, so this is always 0",
+            "give scenario `browser` an `arrival_rate` load, or remove the threshold",
+        ),
+    ];
+    let got: Vec<(usize, &str, &str, &str)> = (w.iter())
+        .map(|(l, p, m, h)| (*l, p.as_str(), m.as_str(), h.as_str()))
+        .collect();
+    assert_eq!(got, expected);
+
+    let one = "target: http://localhost:8080
+load: { users: 1, duration: 1m }
+scenarios:
+  - name: only
+    steps:
+      - get: /
+";
+    let w = warnings(one, "  - { metric: dropped_iterations, max: 0 }\n");
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert!(
+        w[0].2.contains("; scenario `only` runs a closed model"),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn per_scenario_dropped_iterations_warn_only_for_a_closed_scenario() {
+    // `buyer` runs its own arrival rate, `browser` the closed top-level load.
+    let mixed = buyer_load(HEAD, BUYER_OPEN);
+    let w = warnings(
+        &mixed,
+        "  - { metric: dropped_iterations, max: 0 }
+  - { metric: dropped_iterations, scenario: buyer, max: 0 }
+  - { metric: dropped_iterations, scenario: browser, max: 0, abort: true }
+",
+    );
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert_eq!((w[0].0, w[0].1.as_str()), (FIRST + 1 + 2, "thresholds[2]"));
+    assert!(
+        w[0].2
+            .starts_with("`dropped_iterations <= 0 [scenario: browser]` always passes"),
+        "{w:?}"
+    );
+    assert!(
+        w[0].2
+            .contains("scenario `browser` runs a closed model with users"),
+        "{w:?}"
+    );
+    assert!(
+        w[0].3
+            .contains("give scenario `browser` an `arrival_rate` load")
+    );
+}
+
+#[test]
+fn dropped_iterations_under_an_open_model_do_not_warn() {
+    let thresholds = "  - { metric: dropped_iterations, max: 0 }
+  - { metric: dropped_iterations, scenario: browser, min: 1 }
+";
+    assert_eq!(valid(&open_head(), thresholds).len(), 2);
+    // A closed top-level load and one open scenario: the run can drop iterations.
+    let mixed = buyer_load(HEAD, BUYER_OPEN);
+    assert_eq!(
+        valid(&mixed, "  - { metric: dropped_iterations, max: 0 }\n").len(),
+        1
+    );
+    // An open top-level load that only `browser` runs: `buyer` has its own closed one.
+    let top_open = buyer_load(&open_head(), "{ users: 2, duration: 1m }");
+    assert_eq!(valid(&top_open, thresholds).len(), 2);
+    let w = warnings(
+        &top_open,
+        "  - { metric: dropped_iterations, scenario: buyer, max: 0 }\n",
+    );
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert!(
+        w[0].2.contains("scenario `buyer` runs a closed model"),
+        "{w:?}"
+    );
 }

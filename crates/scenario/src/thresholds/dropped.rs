@@ -1,0 +1,71 @@
+//! A warning for `dropped_iterations` thresholds that can never see a drop. Iterations are only
+//! dropped by an arrival-rate (open) model, when every user of its pool is busy; under a closed
+//! model (`users`, `stages` of users, `waves`) the value is always 0, so the threshold always
+//! passes (or, with a `min` above 0, always fails): almost certainly a mistake, but the file
+//! still runs.
+
+use crate::decoder::{Ctx, item};
+use crate::plan::{CompareOp, Load, Scenario, Threshold, ThresholdMetric};
+use crate::yaml::Node;
+
+/// Warns about each `dropped_iterations` threshold whose scope runs no arrival-rate load: the
+/// whole run when no scenario does, or the one scenario it names. `nodes` are the items of the
+/// `thresholds` list, `top` the plan's top-level load (the load of scenarios without their own).
+pub(crate) fn warn_never_dropped(
+    ctx: &mut Ctx,
+    thresholds: &[Threshold],
+    nodes: &[Node],
+    top: &Load,
+    scenarios: &[Scenario],
+) {
+    let open = |s: &Scenario| s.load.as_ref().unwrap_or(top).arrival.is_some();
+    for (i, (t, node)) in thresholds.iter().zip(nodes).enumerate() {
+        if t.metric != ThresholdMetric::DroppedIterations {
+            continue;
+        }
+        let (closed, hint) = match t.scope.scenario.as_deref() {
+            Some(name) => {
+                // The name was checked: a scenario of the plan.
+                match scenarios.iter().find(|s| s.name == name) {
+                    Some(s) if !open(s) => (
+                        format!("scenario `{name}` runs a closed model with users"),
+                        format!(
+                            "give scenario `{name}` an `arrival_rate` load, or remove the threshold"
+                        ),
+                    ),
+                    _ => continue,
+                }
+            }
+            None if scenarios.iter().any(open) => continue,
+            None => (
+                match scenarios {
+                    [one] => format!("scenario `{}` runs a closed model with users", one.name),
+                    _ => "every scenario runs a closed model with users".to_owned(),
+                },
+                "use an `arrival_rate` load (e.g. `load: { arrival_rate: 20/s, duration: 1m, \
+                 max_users: 50 }`), or remove the threshold"
+                    .to_owned(),
+            ),
+        };
+        let outcome = match holds_at_zero(t.op, t.bound) {
+            true => "always passes",
+            false => "always fails",
+        };
+        let message = format!(
+            "`{}` {outcome}: iterations are only dropped by an arrival-rate (open) model; \
+             {closed}, so this is always 0",
+            t.name()
+        );
+        ctx.warning(Some(node), &item("thresholds", i), message, Some(hint));
+    }
+}
+
+/// Whether the threshold holds for a value of 0.
+fn holds_at_zero(op: CompareOp, bound: f64) -> bool {
+    match op {
+        CompareOp::Lt => 0.0 < bound,
+        CompareOp::Le => 0.0 <= bound,
+        CompareOp::Gt => 0.0 > bound,
+        CompareOp::Ge => 0.0 >= bound,
+    }
+}
