@@ -29,7 +29,7 @@ use std::task::{Context, Waker};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 /// A response head longer than this is refused.
-const MAX_HEAD: usize = 256 * 1024;
+const MAX_HEAD: usize = 512 * 1024;
 
 /// The head of a response, as the client needs it.
 #[derive(Debug)]
@@ -225,7 +225,7 @@ impl H1Conn {
             let first = len == 0 && buffer.filled().is_empty();
             let room = buffer
                 .spare(MAX_HEAD)
-                .ok_or(H1Error::bad("response head larger than 256 KiB: refused"))?;
+                .ok_or(H1Error::bad("response head larger than 512 KiB: refused"))?;
             match self.stream.read(room).await {
                 Ok(0) if first => {
                     return Err(H1Error::closed(
