@@ -89,15 +89,21 @@ fn metric(plan: &Plan, t: &Threshold) -> Metric {
 }
 
 /// Adds the `--threshold` values to the plan's own thresholds; on a problem, every one found.
-pub fn add_flags(plan: &mut Plan, flags: &[String], file: &str) -> Result<(), Diagnostics> {
+/// Returns the warnings about them (a `dropped_iterations` threshold that can never see a drop).
+pub fn add_flags(
+    plan: &mut Plan,
+    flags: &[String],
+    file: &str,
+) -> Result<Vec<scenario::Diagnostic>, Diagnostics> {
     let extra = scenario::parse_threshold_flags(plan, flags).map_err(|items| Diagnostics {
         file: file.to_owned(),
         source: String::new(),
         items,
         included: Vec::new(),
     })?;
+    let warnings = scenario::threshold_flag_warnings(plan, &extra);
     plan.thresholds.extend(extra);
-    Ok(())
+    Ok(warnings)
 }
 
 /// Checks the thresholds with `abort` after a closed second. True when the run must stop; the

@@ -44,7 +44,7 @@ pub use body::{encode_form, urlencode};
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use plan::*;
 pub use schema::scenario_schema;
-pub use thresholds::parse_threshold_flags;
+pub use thresholds::{parse_threshold_flags, threshold_flag_warnings};
 pub use units::{parse_duration, parse_rate};
 
 /// Command-line values that replace parts of the file.

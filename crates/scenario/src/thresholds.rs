@@ -28,6 +28,7 @@ use crate::step::non_empty_string;
 use crate::units::{UnitError, format_duration};
 use crate::yaml::Node;
 
+pub use dropped::threshold_flag_warnings;
 pub(crate) use dropped::warn_never_dropped;
 pub use flag::parse_threshold_flags;
 pub(crate) use metric::Names;

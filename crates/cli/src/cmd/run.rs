@@ -114,9 +114,17 @@ async fn execute_on(
         eprintln!("warning: {scenario_file} ({}): {}", w.path, w.message);
     }
     let flags = &output.thresholds;
-    if let Err(d) = crate::thresholds::add_flags(&mut loaded.plan, flags, scenario_file) {
-        eprint!("{}", d.render(std::io::stderr().is_terminal()));
-        return Ok(exit::INVALID);
+    match crate::thresholds::add_flags(&mut loaded.plan, flags, scenario_file) {
+        Ok(warnings) => {
+            for w in warnings {
+                let hint = w.hint.map(|h| format!(" ({h})")).unwrap_or_default();
+                eprintln!("warning: {}: {}{hint}", w.path, w.message);
+            }
+        }
+        Err(d) => {
+            eprint!("{}", d.render(std::io::stderr().is_terminal()));
+            return Ok(exit::INVALID);
+        }
     }
     let reporting = match Reporting::prepare(&output.reporting) {
         Ok(r) => r,

@@ -120,6 +120,7 @@ impl Manager {
         )
         .map_err(Status::invalid_argument)?;
         let mut plan = loaded.plan;
+        // Warnings about the flags were printed by the submitter, which checked them first.
         thresholds::add_flags(&mut plan, &spec.thresholds, &spec.file_name)
             .map_err(|d| Status::invalid_argument(d.render(false)))?;
         let demand = demand(&plan).map_err(Status::failed_precondition)?;

@@ -52,18 +52,29 @@ async fn passing_thresholds_exit_0_with_their_values_in_the_json() {
 ",
         ),
     );
-    let (out, out_file) = run_quiet(&file, &["--threshold", "latency.max[request=home]<5s"]).await;
+    let flags = [
+        "--threshold",
+        "latency.max[request=home]<5s",
+        "--threshold",
+        "dropped_iterations[scenario=shopper]<1",
+    ];
+    let (out, out_file) = run_quiet(&file, &flags).await;
     let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        text(&out.stderr)
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    // A closed-model scenario never drops an iteration: the flag is kept, with a warning.
+    assert!(
+        stderr.contains(
+            "warning: --threshold: `dropped_iterations < 1 [scenario: shopper]` always passes: \
+             iterations are only dropped by an arrival-rate (open) model; scenario `shopper` runs \
+             a closed model with users"
+        ),
+        "{stderr}"
     );
     let result = read_result(&out_file);
     assert_eq!(result["run"]["status"], "completed");
     let t = thresholds_of(&result);
-    assert_eq!(t.len(), 7, "file thresholds, then the flag's: {t:#?}");
+    assert_eq!(t.len(), 8, "file thresholds, then the flags': {t:#?}");
     assert!(
         t.iter()
             .all(|t| t["passed"] == true && t["value"].is_number()),

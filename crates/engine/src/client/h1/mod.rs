@@ -224,9 +224,9 @@ impl H1Conn {
             }
             let first = len == 0 && buffer.filled().is_empty();
             let room = buffer
-                .spare(MAX_HEAD)
+                .room(MAX_HEAD)
                 .ok_or(H1Error::bad("response head larger than 512 KiB: refused"))?;
-            match self.stream.read(room).await {
+            match self.stream.read_buf(room).await {
                 Ok(0) if first => {
                     return Err(H1Error::closed(
                         "the connection closed before any response",
@@ -239,10 +239,7 @@ impl H1Conn {
                         false,
                     ));
                 }
-                Ok(n) => {
-                    buffer.filled_more(n);
-                    received = true;
-                }
+                Ok(_) => received = true,
                 Err(e) => return Err(H1Error::io("read the response", e, first)),
             }
         }
@@ -285,9 +282,9 @@ impl H1Conn {
             // Everything buffered was decoded: there is room.
             let room = reading
                 .buffer
-                .spare(buffer::READ_SIZE)
+                .room(buffer::READ_SIZE)
                 .ok_or(H1Error::bad("response body buffer full"))?;
-            match self.stream.read(room).await {
+            match self.stream.read_buf(room).await {
                 Ok(0) => {
                     reading.body.end_of_input().map_err(|e| H1Error {
                         kind: ErrorKind::Reset,
@@ -295,7 +292,7 @@ impl H1Conn {
                     })?;
                     return Ok(true);
                 }
-                Ok(n) => reading.buffer.filled_more(n),
+                Ok(_) => {}
                 Err(e) => return Err(H1Error::io("read the response body", e, false)),
             }
         }
