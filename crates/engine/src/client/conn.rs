@@ -132,8 +132,14 @@ impl Conn {
                     out.vec().extend_from_slice(body);
                     body = &[];
                 }
+                let written = c.write_request(out.bytes(), body).await;
+                // The request buffer is not kept while the response is awaited.
+                drop(out);
+                if let Err(e) = written {
+                    return (size, Err(e.into()));
+                }
                 let head_request = hop.method == Method::HEAD;
-                let result = c.send(out.bytes(), body, all_headers, head_request).await;
+                let result = c.read_head(all_headers, head_request).await;
                 (size, result.map_err(HttpError::from))
             }
             Conn::H2(c) => {

@@ -39,10 +39,7 @@ use request::Hop;
 use slot::{Slot, StepTimings};
 use stampede_metrics::{ErrorKind, Timings};
 use stampede_scenario::{ConnectionPolicy, HttpOptions, Scheme};
-use std::future::{Future, poll_fn};
-use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::{Duration, Instant};
 use tokio_rustls::TlsConnector;
 
@@ -164,8 +161,6 @@ pub(crate) struct Client {
     last: LastResponse,
     /// Headers of the step being executed, when rendered per request.
     headers: Option<HeaderMap>,
-    /// The timer of step deadlines, kept armed from one request to the next (see [`within`]).
-    timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Client {
@@ -194,7 +189,6 @@ impl Client {
             body: BytesMut::new(),
             last: LastResponse::default(),
             headers: None,
-            timer: None,
         }
     }
 
@@ -265,15 +259,7 @@ impl Client {
             body_dropped: false,
             cross_origin: false,
         };
-        let mut timer =
-            (self.timer.take()).unwrap_or_else(|| Box::pin(tokio::time::sleep_until(deadline)));
-        // A timer armed for later than this deadline (the last step had a longer timeout) is
-        // brought forward; one armed earlier stays, and is pushed back only if it fires.
-        if timer.deadline() > deadline {
-            timer.as_mut().reset(deadline);
-        }
-        let result = within(deadline, &mut timer, self.run(step, first, &mut bytes_out)).await;
-        self.timer = Some(timer);
+        let result = tokio::time::timeout_at(deadline, self.run(step, first, &mut bytes_out)).await;
         let result = match result {
             Ok(Ok((status, latency_us, bytes_in))) => StepResult::Response {
                 status,
@@ -553,31 +539,4 @@ impl Client {
             jar.store(value, host, path, now);
         }
     }
-}
-
-/// Runs `work` until `deadline` (`Err` when the deadline passes first), like
-/// `tokio::time::timeout_at`, but on a `timer` that lives across requests and may be armed for an
-/// earlier instant: it is then re-armed for `deadline` when it fires. A request that ends before
-/// the timer fires, i.e. almost every request, so costs no timer registration and removal
-/// (a user re-arms its timer about once per timeout period, instead of twice per request).
-async fn within<F: Future>(
-    deadline: tokio::time::Instant,
-    timer: &mut Pin<Box<tokio::time::Sleep>>,
-    work: F,
-) -> Result<F::Output, ()> {
-    let mut work = pin!(work);
-    poll_fn(|cx| {
-        if let Poll::Ready(out) = work.as_mut().poll(cx) {
-            return Poll::Ready(Ok(out));
-        }
-        // Timers fire at or after their deadline, so this loops at most twice.
-        while timer.as_mut().poll(cx).is_ready() {
-            if tokio::time::Instant::now() >= deadline {
-                return Poll::Ready(Err(()));
-            }
-            timer.as_mut().reset(deadline);
-        }
-        Poll::Pending
-    })
-    .await
 }

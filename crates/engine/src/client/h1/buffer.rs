@@ -1,10 +1,11 @@
-//! Buffers that exist only while a request is in flight.
+//! Buffers that exist only while a request is being written or its response read.
 //!
 //! An idle keep-alive connection holds no buffer at all: the request is encoded into a buffer taken
-//! from a small per-thread pool, the response is read into another, and both go back to the pool
-//! as soon as the response is read. With thousands of users mostly thinking, memory follows the
-//! requests in flight, not the connections open (hyper keeps an 8 KiB read and an 8 KiB write
-//! buffer in every connection for its whole life).
+//! from a small per-thread pool and given back once written; a read buffer is taken only when the
+//! response starts to arrive (the socket became readable) and given back once the response is
+//! read. With thousands of users mostly thinking, or waiting on a stalled target, memory follows
+//! the responses being received, not the connections open (hyper keeps an 8 KiB read and an 8 KiB
+//! write buffer in every connection for its whole life).
 
 use std::cell::RefCell;
 

@@ -150,33 +150,12 @@ impl H1Conn {
         idle
     }
 
-    /// Sends a request (`head` as encoded, then `body`) and reads the response head. `all_headers`
-    /// keeps every response header; `head_request` says the response has no body.
-    pub async fn send(
-        &mut self,
-        head: &[u8],
-        body: &[u8],
-        all_headers: bool,
-        head_request: bool,
-    ) -> Result<Head, H1Error> {
+    /// Writes a request: `head` as encoded, then `body`. Then [`read_head`](Self::read_head).
+    pub async fn write_request(&mut self, head: &[u8], body: &[u8]) -> Result<(), H1Error> {
         self.busy = true;
         self.reading = None;
-        let result = self.exchange(head, body, all_headers, head_request).await;
-        if result.is_err() {
-            self.done = true;
-        }
-        result
-    }
-
-    async fn exchange(
-        &mut self,
-        request: &[u8],
-        body: &[u8],
-        all_headers: bool,
-        head_request: bool,
-    ) -> Result<Head, H1Error> {
         let write = async {
-            self.stream.write_all(request).await?;
+            self.stream.write_all(head).await?;
             if !body.is_empty() {
                 self.stream.write_all(body).await?;
             }
@@ -184,9 +163,36 @@ impl H1Conn {
         };
         // Whatever failed while sending, no response was seen: on a reused connection it is
         // the server having closed it.
-        write
+        let result = write
             .await
-            .map_err(|e| H1Error::io("send the request", e, true))?;
+            .map_err(|e| H1Error::io("send the request", e, true));
+        self.done |= result.is_err();
+        result
+    }
+
+    /// Reads the response head of the request just written. `all_headers` keeps every response
+    /// header; `head_request` says the response has no body.
+    pub async fn read_head(
+        &mut self,
+        all_headers: bool,
+        head_request: bool,
+    ) -> Result<Head, H1Error> {
+        let result = self.receive_head(all_headers, head_request).await;
+        self.done |= result.is_err();
+        result
+    }
+
+    async fn receive_head(
+        &mut self,
+        all_headers: bool,
+        head_request: bool,
+    ) -> Result<Head, H1Error> {
+        // No buffer is taken before the response starts to arrive: a target that stalls with
+        // thousands of requests in flight costs their futures, not their buffers.
+        self.stream
+            .readable()
+            .await
+            .map_err(|e| H1Error::io("read the response", e, true))?;
         let mut buffer = ReadBuf::take();
         let mut len = 0;
         let mut received = false;
