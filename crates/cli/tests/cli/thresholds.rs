@@ -91,7 +91,7 @@ async fn passing_thresholds_exit_0_with_their_values_in_the_json() {
         "requests counted as the target saw them"
     );
     assert_eq!(t[6]["name"], "latency.max < 5s [request: home]");
-    assert!(stdout.contains("Thresholds: all 7 passed"), "{stdout}");
+    assert!(stdout.contains("Thresholds: all 8 passed"), "{stdout}");
     assert!(stdout.contains("  ✓ latency.p95 <= 5s"), "{stdout}");
     assert_eq!(target.count("/never"), 0);
 }
