@@ -191,6 +191,9 @@ pub(crate) struct Dynamic {
     /// Headers with placeholders (set after the static ones, replacing a header of that name).
     pub headers: Vec<(HeaderName, Compiled)>,
     pub body: Option<DynamicBody>,
+    /// The plan sets `Host` itself (in `http.headers` or the step's): it is sent as set, not
+    /// replaced by the rendered URL's host.
+    pub plan_host: bool,
 }
 
 /// A body with placeholders.
@@ -506,10 +509,15 @@ impl Builder<'_> {
             url: step.url.source.clone(),
             reason,
         };
+        let plan_host = [&self.plan.http.headers, &step.headers].iter().any(|list| {
+            list.iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+        });
         let mut dynamic = Dynamic {
             url: None,
             headers: Vec::new(),
             body: None,
+            plan_host,
         };
         let (origin, uri) = match step.url.static_text() {
             Some(url) => self.url(&url).map_err(invalid_url)?,

@@ -125,7 +125,7 @@ impl Conn {
         match self {
             Conn::H1(c) => {
                 let mut out = WriteBuf::take();
-                encode_request(&hop.h1_head(step, headers, origin), out.vec());
+                encode_request(&hop.h1_head(headers, origin), out.vec());
                 let size = (out.bytes().len() + hop.body.len()) as u64;
                 let mut body = &hop.body[..];
                 if body.len() <= BODY_WITH_HEAD {

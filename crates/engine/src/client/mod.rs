@@ -215,7 +215,10 @@ impl Client {
             }
         };
         let mut headers = rendered.headers;
-        headers.insert(header::HOST, self.slots[slot].origin.host_header.clone());
+        // The host of the rendered URL, unless the plan sets `Host` itself.
+        if !step.dynamic.as_ref().is_some_and(|d| d.plan_host) {
+            headers.insert(header::HOST, self.slots[slot].origin.host_header.clone());
+        }
         self.headers = Some(headers);
         let result = self.execute_at(step, slot, uri, rendered.body).await;
         self.headers = None;
@@ -252,6 +255,7 @@ impl Client {
         let mut bytes_out = 0;
         let first = Hop {
             cookie: self.cookie_for_first(step, slot, &uri),
+            redirected: false,
             slot,
             method: step.method.clone(),
             uri,
@@ -427,6 +431,7 @@ impl Client {
         };
         let cookie = self.cookie_for(slot, target.uri.path());
         Ok(Hop {
+            redirected: true,
             slot,
             method,
             uri: target.uri,

@@ -24,23 +24,20 @@ pub(crate) struct Hop {
     pub body_dropped: bool,
     /// A redirect left the step's origin at some point: `Authorization` is not sent any more.
     pub cross_origin: bool,
+    /// This hop follows a redirect (it is not the step's own request).
+    pub redirected: bool,
 }
 
 impl Hop {
     /// What the HTTP/1.1 head of this hop is made of. `headers` are the step's (`step.headers`) or
-    /// rendered for this request.
-    pub fn h1_head<'a>(
-        &'a self,
-        step: &PreparedStep,
-        headers: &'a HeaderMap,
-        origin: &'a Origin,
-    ) -> RequestHead<'a> {
-        // The step's own headers carry its `Host` (possibly set by the plan); any other request
-        // names its origin.
-        let host = if self.slot == step.origin && std::ptr::eq(headers, &step.headers) {
-            headers.get(header::HOST)
-        } else {
+    /// rendered for this request, `Host` included.
+    pub fn h1_head<'a>(&'a self, headers: &'a HeaderMap, origin: &'a Origin) -> RequestHead<'a> {
+        // The step's own request carries the `Host` of its headers (its URL's, or the plan's);
+        // a redirect names its origin.
+        let host = if self.redirected {
             None
+        } else {
+            headers.get(header::HOST)
         };
         RequestHead {
             method: &self.method,

@@ -6,15 +6,14 @@
 //! 127.0.0.1:0 that answers with exact bytes, and checks what the engine reported and what the
 //! server saw (connections opened, requests received byte for byte).
 //!
-//! `bytes_in` of a response is its head as reconstructed from the parsed status and headers
-//! (`HTTP/1.1 NNN reason\r\n` + `name: value\r\n` per header + `\r\n`: the exact head length for
-//! the canonical formatting these servers write) plus the *decoded* body: chunk-size lines, chunk
+//! `bytes_in` of a response is its head as received (`HTTP/1.1 NNN reason\r\n` +
+//! `name: value\r\n` per header + `\r\n`) plus the *decoded* body: chunk-size lines, chunk
 //! extensions and trailers are not counted. `bytes_out` is the exact size of each request as
 //! written, which the servers here check against what they received.
 
 use crate::support::{RunOutput, StepSpec, get, ms, plan, run};
 use stampede_metrics::{ErrorKind, StepStats};
-use stampede_scenario::{Method, ThinkTime};
+use stampede_scenario::{Action, Expr, Method, Part, Scenario, Template, ThinkTime};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -170,6 +169,16 @@ async fn write(stream: &mut TcpStream, bytes: &[u8], piece: usize) -> std::io::R
 /// `server`, with no think time. Bounded: a 2 s profile, 1 s request timeout, 0.5 s grace.
 /// Checks that `bytes_out` is exactly what the server received (no request sent twice).
 async fn run_steps(server: &Server, iterations: u64, steps: Vec<StepSpec>) -> RunOutput {
+    run_edited(server, iterations, steps, |_| {}).await
+}
+
+/// [`run_steps`], with the scenario edited before the run.
+async fn run_edited(
+    server: &Server,
+    iterations: u64,
+    steps: Vec<StepSpec>,
+    edit: impl FnOnce(&mut Scenario),
+) -> RunOutput {
     let builder = plan(server.addr)
         .users(1, ms(2000))
         .load(|l| {
@@ -177,7 +186,8 @@ async fn run_steps(server: &Server, iterations: u64, steps: Vec<StepSpec>) -> Ru
             l.graceful_stop = ms(500);
         })
         .http(|h| h.request_timeout = ms(1000))
-        .scenario("f", 1, ThinkTime::None, steps);
+        .scenario("f", 1, ThinkTime::None, steps)
+        .edit_scenario(edit);
     let out = run(builder.build()).await;
     let bytes_out: u64 = out.rows.values().map(|s| s.bytes_out).sum();
     assert_eq!(bytes_out, server.received(), "bytes_out is what was sent");
@@ -431,4 +441,44 @@ async fn post_body_arrives_whole_and_its_response_body_is_read() {
         );
     }
     assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_templated_step_sends_the_host_the_plan_sets() {
+    let server = Server::start(Reply::always(
+        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+    ))
+    .await;
+    let steps = vec![get("own host", "/own/"), get("url host", "/plain/")];
+    let out = run_edited(&server, 1, steps, |scenario| {
+        for (i, action) in scenario.steps.iter_mut().enumerate() {
+            let Action::Request(step) = action else {
+                continue;
+            };
+            // `/own/{{ vu }}` and `/plain/{{ vu }}`: rendered per request.
+            let path = step.url.source.clone();
+            step.url = Template {
+                source: format!("{path}{{{{ vu }}}}"),
+                parts: vec![Part::Text(path), Part::Expr(Expr::Vu)],
+            };
+            if i == 0 {
+                step.headers
+                    .push(("Host".into(), Template::text("virtual.example")));
+            }
+        }
+    })
+    .await;
+    assert_responses(out.row(0), 200, 1);
+    assert_responses(out.row(1), 200, 1);
+    let requests = server.requests();
+    assert!(requests[0].starts_with(b"GET /own/1 HTTP/1.1\r\n"));
+    assert_eq!(
+        header(&requests[0], "host").as_deref(),
+        Some("virtual.example")
+    );
+    let url_host = server.addr.to_string();
+    assert_eq!(
+        header(&requests[1], "host").as_deref(),
+        Some(url_host.as_str())
+    );
 }
