@@ -7,7 +7,7 @@ use super::h1::{H1Conn, Head, WriteBuf, encode_request};
 use super::h2::H2Conn;
 use super::request::Hop;
 use super::stream::{self, Stream};
-use crate::prepare::{Origin, PreparedStep};
+use crate::prepare::Origin;
 use http::{HeaderMap, Method};
 use rustls::pki_types::ServerName;
 use stampede_metrics::ErrorKind;
@@ -117,7 +117,6 @@ impl Conn {
     pub async fn send(
         &mut self,
         hop: &Hop,
-        step: &PreparedStep,
         headers: &HeaderMap,
         origin: &Origin,
         all_headers: bool,
@@ -143,7 +142,7 @@ impl Conn {
                 (size, result.map_err(HttpError::from))
             }
             Conn::H2(c) => {
-                let (request, size) = hop.h2_request(step, headers, origin);
+                let (request, size) = hop.h2_request(headers, origin);
                 (size, c.send(request).await.map_err(HttpError::from))
             }
         }

@@ -388,9 +388,7 @@ impl Client {
             let conn = slot.conn.as_mut().expect("just acquired");
             let headers = self.headers.as_ref().unwrap_or(&step.headers);
             let all_headers = step.reads_headers || step.reads_body;
-            let (size, sent) = conn
-                .send(hop, step, headers, &slot.origin, all_headers)
-                .await;
+            let (size, sent) = conn.send(hop, headers, &slot.origin, all_headers).await;
             if !counted {
                 *bytes_out += size;
                 counted = true;

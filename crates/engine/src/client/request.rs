@@ -2,8 +2,8 @@
 //! HTTP/1.1 (a head the engine encodes itself) or HTTP/2 (a request for hyper), and how an HTTP/2
 //! request's size and its response head's size are counted.
 
-use super::h1::RequestHead;
-use crate::prepare::{Origin, PreparedStep};
+use super::h1::{RequestHead, WriteBuf, encode_request};
+use crate::prepare::Origin;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::uri::{Parts, Scheme};
@@ -54,18 +54,15 @@ impl Hop {
     /// The HTTP/2 request of this hop, and its size as counted in `bytes_out`.
     ///
     /// The target is an absolute URI (hyper sends its scheme and authority as the `:scheme` and
-    /// `:authority` pseudo-headers) and `Host` is dropped. The size is the HTTP/1.1 form's:
-    /// HPACK-compressed HTTP/2 heads are not measured.
-    pub fn h2_request(
-        &self,
-        step: &PreparedStep,
-        headers: &HeaderMap,
-        origin: &Origin,
-    ) -> (Request<RequestBody>, u64) {
-        let mut request = self.http_request(step, headers, origin);
-        let size = request_len(&request, self.body.len());
+    /// `:authority` pseudo-headers) and `Host` is dropped. The size is that of the same request
+    /// encoded for HTTP/1.1: HPACK-compressed HTTP/2 heads are not measured.
+    pub fn h2_request(&self, own: &HeaderMap, origin: &Origin) -> (Request<RequestBody>, u64) {
+        let mut h1 = WriteBuf::take();
+        encode_request(&self.h1_head(own, origin), h1.vec());
+        let size = (h1.bytes().len() + self.body.len()) as u64;
+        let mut request = Request::new(RequestBody::new(self.body.clone()));
+        *request.method_mut() = self.method.clone();
         *request.version_mut() = Version::HTTP_2;
-        request.headers_mut().remove(header::HOST);
         let mut parts = Parts::default();
         parts.scheme = Some(if origin.is_https() {
             Scheme::HTTPS
@@ -74,27 +71,10 @@ impl Hop {
         });
         parts.authority = Some(origin.authority.clone());
         parts.path_and_query = self.uri.path_and_query().cloned();
-        if let Ok(uri) = Uri::from_parts(parts) {
-            *request.uri_mut() = uri;
-        }
-        (request, size)
-    }
-
-    /// The request in HTTP/1.1 form (`Host` set), as an `http::Request`.
-    fn http_request(
-        &self,
-        step: &PreparedStep,
-        own: &HeaderMap,
-        origin: &Origin,
-    ) -> Request<RequestBody> {
-        let mut request = Request::new(RequestBody::new(self.body.clone()));
-        *request.method_mut() = self.method.clone();
-        *request.uri_mut() = self.uri.clone();
+        *request.uri_mut() = Uri::from_parts(parts).unwrap_or_else(|_| self.uri.clone());
         let headers = request.headers_mut();
         *headers = own.clone();
-        if self.slot != step.origin || !std::ptr::eq(own, &step.headers) {
-            headers.insert(header::HOST, origin.host_header.clone());
-        }
+        headers.remove(header::HOST);
         if self.cross_origin {
             headers.remove(header::AUTHORIZATION);
         }
@@ -105,7 +85,7 @@ impl Hop {
         if let Some(cookie) = &self.cookie {
             add_cookie(headers, cookie);
         }
-        request
+        (request, size)
     }
 }
 
@@ -124,17 +104,6 @@ fn add_cookie(headers: &mut HeaderMap, cookie: &HeaderValue) {
             }
         }
     }
-}
-
-/// Size of the request as written: request line, headers, blank line, body.
-fn request_len(request: &Request<RequestBody>, body_len: usize) -> u64 {
-    let target = request
-        .uri()
-        .path_and_query()
-        .map_or(1, |p| p.as_str().len());
-    // "METHOD target HTTP/1.1\r\n"
-    let line = request.method().as_str().len() + 1 + target + 11;
-    (line + headers_len(request.headers()) + 2 + body_len) as u64
 }
 
 /// Size of a response head reconstructed from its parts (exact for canonical formatting).
