@@ -3,7 +3,7 @@
 //! A virtual user is sequential, so its connection needs no task, channel or lock of its own:
 //! the request is written and its response read in the user's task, with the parsing in
 //! `head` and the body framing in `framing`. An idle connection is the socket and a few
-//! words of state: the buffers exist only while a request is in flight (`buffer`). This is what
+//! words of state: buffers exist only while a request is written or a response read (`buffer`). This is what
 //! makes a user that thinks between requests cheap (hyper keeps 16 KiB of buffers, and a
 //! connection task, per connection for its whole life), and it removes hyper's per-request
 //! machinery from the hot path.
@@ -195,33 +195,32 @@ impl H1Conn {
             .map_err(|e| H1Error::io("read the response", e, true))?;
         let mut buffer = ReadBuf::take();
         let mut len = 0;
-        let mut received = false;
         loop {
-            if received {
-                let parsed = head::parse_response(buffer.filled(), all_headers, head_request)
-                    .map_err(|e| H1Error::bad(e.0))?;
-                if let Some(parsed) = parsed {
-                    buffer.consume(parsed.len);
-                    len += parsed.len as u64;
-                    if parsed.status == 101 {
+            let parsed = match buffer.filled() {
+                [] => None,
+                received => head::parse_response(received, all_headers, head_request)
+                    .map_err(|e| H1Error::bad(e.0))?,
+            };
+            if let Some(parsed) = parsed {
+                buffer.consume(parsed.len);
+                len += parsed.len as u64;
+                match parsed.status {
+                    101 => {
                         return Err(H1Error::bad(
                             "the server switched protocols (101) without being asked",
                         ));
                     }
                     // An interim response (103 Early Hints, an unasked 100 Continue): the real
-                    // one follows.
-                    if parsed.status < 200 {
-                        if !buffer.filled().is_empty() {
-                            continue;
-                        }
-                    } else {
+                    // one follows, in what is left or still to be read.
+                    status if status < 200 => continue,
+                    status => {
                         self.reading = Some(Reading {
                             buffer,
                             body: parsed.body,
                             close: parsed.close,
                         });
                         return Ok(Head {
-                            status: parsed.status,
+                            status,
                             headers: parsed.headers,
                             len,
                         });
@@ -245,13 +244,14 @@ impl H1Conn {
                         false,
                     ));
                 }
-                Ok(_) => received = true,
+                Ok(_) => {}
                 Err(e) => return Err(H1Error::io("read the response", e, first)),
             }
         }
     }
 
-    /// Reads the body of the response whose head [`send`](Self::send) returned, into `sink`.
+    /// Reads the body of the response whose head [`read_head`](Self::read_head) returned, into
+    /// `sink`.
     pub async fn read_body(&mut self, sink: &mut BodySink<'_>) -> Result<(), H1Error> {
         let result = self.read_body_inner(sink).await;
         match &result {
