@@ -3,10 +3,10 @@
 //! A virtual user is sequential, so its connection needs no task, channel or lock of its own:
 //! the request is written and its response read in the user's task, with the parsing in
 //! `head` and the body framing in `framing`. An idle connection is the socket and a few
-//! words of state: buffers exist only while a request is written or a response read (`buffer`). This is what
-//! makes a user that thinks between requests cheap (hyper keeps 16 KiB of buffers, and a
-//! connection task, per connection for its whole life), and it removes hyper's per-request
-//! machinery from the hot path.
+//! words of state: buffers exist only while a request is written or a response read
+//! (`buffer`). This is what makes a user that thinks between requests cheap (hyper keeps 16 KiB
+//! of buffers, and a connection task, per connection for its whole life), and it removes
+//! hyper's per-request machinery from the hot path.
 //!
 //! Not supported, on purpose: pipelining (a user sends one request at a time), `Expect:
 //! 100-continue` (interim responses are skipped), and protocol upgrades (a `101` is an error).
