@@ -184,3 +184,49 @@ async fn ctrl_c_stops_promptly_and_still_prints_and_saves_the_summary() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(target.count("/"), counted);
 }
+
+/// mimalloc asks for transparent huge pages, which made a soak's memory step up at random
+/// moments (see `disable_transparent_huge_pages` in main.rs): the process turns them off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_keeps_its_memory_out_of_transparent_huge_pages() {
+    if !std::fs::read_to_string("/proc/self/status").is_ok_and(|s| s.contains("THP_enabled:")) {
+        eprintln!("skipped: this kernel does not report THP_enabled in /proc/PID/status");
+        return;
+    }
+    let target = TestTarget::start().await;
+    let dir = temp_dir("thp");
+    let file = write(
+        &dir,
+        "thp.yaml",
+        &scenario(
+            &target.url(),
+            "{ users: 1, duration: 20s }",
+            "  - name: s\n    think_time: 50ms\n    steps:\n      - get: /\n",
+        ),
+    );
+    let mut cmd = stampede();
+    cmd.arg("run").arg(&file).arg("--quiet");
+    cmd.arg("--out").arg(dir.join("result.json"));
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().expect("spawn");
+    let status = format!("/proc/{}/status", child.id());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = String::new();
+    while Instant::now() < deadline {
+        // Once the run is under way (it has sent requests), its setup is done.
+        if target.count("/") > 0 {
+            seen = std::fs::read_to_string(&status).unwrap_or_default();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let thp = seen
+        .lines()
+        .find(|l| l.starts_with("THP_enabled:"))
+        .map(|l| l.split_whitespace().nth(1).unwrap_or_default().to_owned());
+    assert!(target.count("/") > 0, "the run never sent a request");
+    assert_eq!(thp.as_deref(), Some("0"), "{seen}");
+}
