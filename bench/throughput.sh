@@ -13,6 +13,10 @@
 #   BENCH_DURATION     run length per tool, whole seconds like 10s   (default 10s)
 #   BENCH_CONNECTIONS  connections / users per tool                  (default 50)
 #   BENCH_TOOLS        which generators, in order                    (default "wrk oha stampede")
+#   BENCH_ROUNDS       rounds of all tools (default 1). With several, each round runs the tools
+#                      in a rotated order, every ratio is taken against the same round's wrk,
+#                      and a summary gives each tool's median ratio and its range: the machine
+#                      drifts between runs, so one round cannot separate 0.95x from 1.05x.
 #   BENCH_PORT         nginx port on 127.0.0.1                       (default: first free from 18080)
 #   BENCH_SKIP_INSTALL=1  do not apt-get / cargo install anything
 #   BENCH_SKIP_BUILD=1    do not build stampede (use an existing binary)
@@ -32,6 +36,11 @@ export PATH="$PATH:/usr/sbin:/sbin:${CARGO_HOME:-$HOME/.cargo}/bin"
 
 if [[ ! "$DURATION" =~ ^[1-9][0-9]*s$ ]] || ((${DURATION%s} > 600)); then
     echo "BENCH_DURATION must be whole seconds between 1s and 600s, e.g. 10s (got '$DURATION')" >&2
+    exit 2
+fi
+ROUNDS="${BENCH_ROUNDS:-1}"
+if [[ ! "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || ((ROUNDS > 20)); then
+    echo "BENCH_ROUNDS must be 1..20 (got '$ROUNDS')" >&2
     exit 2
 fi
 if [[ ! "$CONNECTIONS" =~ ^[1-9][0-9]*$ ]] || ((CONNECTIONS > 1000)); then
@@ -125,9 +134,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/pinned.sh"
 # ---------------------------------------------------------------------------
 # 4. Generators
 # ---------------------------------------------------------------------------
-ROWS=()      # "tool|version|requests|rps|user|sys|nginx_cpu|errors"
-WRK_CPU100K=""
-WRK_RPS=""
+ROWS=()      # "round|tool|version|requests|rps|user|sys|nginx_cpu|errors"
+ROUND=1
 
 run_wrk() {
     measure wrk wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$URL" || return 1
@@ -137,7 +145,7 @@ run_wrk() {
     non2xx="$(awk '/Non-2xx or 3xx responses:/ {print $NF; exit}' "$out")"
     socket="$(sed -n 's/.*Socket errors: //p' "$out")"
     local errors="${non2xx:-0} non-2xx${socket:+; socket: $socket}"
-    ROWS+=("wrk|$(wrk -v 2>&1 | head -1 | awk '{print $2}' || true)|$requests|$rps|$USER_S|$SYS_S|$NGINX_CPU|$errors")
+    ROWS+=("$ROUND|wrk|$(wrk -v 2>&1 | head -1 | awk '{print $2}' || true)|$requests|$rps|$USER_S|$SYS_S|$NGINX_CPU|$errors")
 }
 
 run_oha() {
@@ -152,24 +160,24 @@ run_oha() {
     rps="$(jq --argjson n "$ok" '$n / .summary.total | . * 100 | round / 100' "$out")"
     errors="$(jq -r '[.statusCodeDistribution | to_entries[] | select(.key != "200") | .value] | add // 0 | tostring + " non-200"' "$out")"
     errors="$errors; $(jq -r '[.errorDistribution | to_entries[] | "\(.value) \(.key)"] | join(", ") | if . == "" then "no errors" else . end' "$out")"
-    ROWS+=("oha|$(oha --version | awk '{print $2}')|$ok|$rps|$USER_S|$SYS_S|$NGINX_CPU|$errors")
+    ROWS+=("$ROUND|oha|$(oha --version | awk '{print $2}')|$ok|$rps|$USER_S|$SYS_S|$NGINX_CPU|$errors")
 }
 
 run_stampede() {
     if ((STAMPEDE_OK == 0)); then
-        ROWS+=("stampede|pending|-|-|-|-|-|skipped: binary not available")
+        ROWS+=("$ROUND|stampede|pending|-|-|-|-|-|skipped: binary not available")
         return 0
     fi
     if ! measure stampede "$STAMPEDE" run bench/get.yaml --target "${URL%/}" \
         --users "$CONNECTIONS" --duration "$DURATION" --quiet --out "$WORK/stampede.json"; then
-        ROWS+=("stampede|$("$STAMPEDE" --version | awk '{print $2}')|-|-|-|-|-|skipped: run failed")
+        ROWS+=("$ROUND|stampede|$("$STAMPEDE" --version | awk '{print $2}')|-|-|-|-|-|skipped: run failed")
         return 0
     fi
     local requests rps errors
     requests="$(jq '.summary.requests' "$WORK/stampede.json")"
     rps="$(jq '.summary.rps * 100 | round / 100' "$WORK/stampede.json")"
     errors="$(jq -r '"\(.summary.failures) failed checks; \(.summary.errors) transport errors"' "$WORK/stampede.json")"
-    ROWS+=("stampede|$("$STAMPEDE" --version | awk '{print $2}')|$requests|$rps|$USER_S|$SYS_S|$NGINX_CPU|$errors")
+    ROWS+=("$ROUND|stampede|$("$STAMPEDE" --version | awk '{print $2}')|$requests|$rps|$USER_S|$SYS_S|$NGINX_CPU|$errors")
 }
 
 # ---------------------------------------------------------------------------
@@ -179,39 +187,70 @@ report() {
     local date cpu
     date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
     cpu="$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+    # wrk's figures per round, the base of that round's ratios.
+    local -A wrk_cpu100k=() wrk_rps=()
+    local row round tool version requests rps user sys ncpu errors cpu100k
+    for row in "${ROWS[@]}"; do
+        IFS='|' read -r round tool version requests rps user sys ncpu errors <<<"$row"
+        if [[ "$tool" == wrk && "$requests" =~ ^[0-9]+$ ]] && ((requests > 0)); then
+            wrk_cpu100k[$round]="$(awk -v u="$user" -v s="$sys" -v n="$requests" 'BEGIN {printf "%.3f", (u + s) * 100000 / n}')"
+            wrk_rps[$round]="$rps"
+        fi
+    done
+    local ratios="$WORK/ratios.txt"  # "tool cpu_ratio rps_ratio", one line per tool and round
+    : >"$ratios"
     {
         echo "# Throughput benchmark, $date"
         echo
         echo "- machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), Linux $(uname -r)"
         echo "- load average at start: $LOADAVG"
         echo "- target: nginx $(nginx -v 2>&1 | sed 's|.*/||'), 1 worker on CPU 1, 100-byte body, keep-alive, $URL"
-        echo "- generators on CPU 0, $CONNECTIONS connections, $DURATION each"
+        echo "- generators on CPU 0, $CONNECTIONS connections, $DURATION each, $ROUNDS round(s)"
         echo
-        echo "| tool | version | requests | req/s | req/s vs wrk | CPU user s | CPU sys s | CPU-s / 100k req | CPU / 100k vs wrk | nginx CPU | errors |"
-        echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
-        local row tool version requests rps user sys ncpu errors cpu100k
+        echo "| round | tool | version | requests | req/s | req/s vs wrk | CPU user s | CPU sys s | CPU-s / 100k req | CPU / 100k vs wrk | nginx CPU | errors |"
+        echo "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
         for row in "${ROWS[@]}"; do
-            IFS='|' read -r tool version requests rps user sys ncpu errors <<<"$row"
+            IFS='|' read -r round tool version requests rps user sys ncpu errors <<<"$row"
             if [[ "$requests" =~ ^[0-9]+$ ]] && ((requests > 0)); then
                 cpu100k="$(awk -v u="$user" -v s="$sys" -v n="$requests" 'BEGIN {printf "%.3f", (u + s) * 100000 / n}')"
-                if [[ "$tool" == wrk ]]; then
-                    WRK_CPU100K="$cpu100k"
-                    WRK_RPS="$rps"
-                fi
                 local r_cpu="-" r_rps="-"
-                if [[ -n "$WRK_CPU100K" ]]; then
-                    r_cpu="$(awk -v a="$cpu100k" -v b="$WRK_CPU100K" 'BEGIN {printf "%.2fx", a / b}')"
-                    r_rps="$(awk -v a="$rps" -v b="$WRK_RPS" 'BEGIN {printf "%.2fx", a / b}')"
+                if [[ -n "${wrk_cpu100k[$round]:-}" ]]; then
+                    r_cpu="$(awk -v a="$cpu100k" -v b="${wrk_cpu100k[$round]}" 'BEGIN {printf "%.2fx", a / b}')"
+                    r_rps="$(awk -v a="$rps" -v b="${wrk_rps[$round]}" 'BEGIN {printf "%.2fx", a / b}')"
+                    echo "$tool ${r_cpu%x} ${r_rps%x}" >>"$ratios"
                 fi
-                echo "| $tool | $version | $requests | $rps | $r_rps | $user | $sys | $cpu100k | $r_cpu | $ncpu | $errors |"
+                echo "| $round | $tool | $version | $requests | $rps | $r_rps | $user | $sys | $cpu100k | $r_cpu | $ncpu | $errors |"
             else
-                echo "| $tool | $version | - | - | - | - | - | - | - | - | $errors |"
+                echo "| $round | $tool | $version | - | - | - | - | - | - | - | - | $errors |"
             fi
         done
         echo
         echo "CPU-s = user + sys seconds of the generator process (all its threads), from /usr/bin/time."
         echo "nginx CPU = the worker's CPU time over the run as a share of one core; near 100 % means"
-        echo "the server, not the generator, limited req/s."
+        echo "the server, not the generator, limited req/s. Ratios are to wrk in the same round."
+        if ((ROUNDS > 1)); then
+            echo
+            echo "Over the $ROUNDS rounds (median, and the range in brackets):"
+            echo
+            echo "| tool | rounds | CPU / 100k vs wrk | req/s vs wrk |"
+            echo "| --- | ---: | ---: | ---: |"
+            for tool in $TOOLS; do
+                [[ "$tool" == wrk ]] && continue
+                awk -v t="$tool" 'BEGIN {n = 0} $1 == t {c[n] = $2; r[n] = $3; n++}
+                    function median(a, n,   i, j, x) {
+                        for (i = 1; i < n; i++) for (j = i; j > 0 && a[j - 1] > a[j]; j--) {
+                            x = a[j]; a[j] = a[j - 1]; a[j - 1] = x
+                        }
+                        return n % 2 ? a[(n - 1) / 2] : (a[n / 2 - 1] + a[n / 2]) / 2
+                    }
+                    END {
+                        if (n == 0) { printf "| %s | 0 | - | - |\n", t; exit }
+                        mc = median(c, n); lo = c[0]; hi = c[n - 1]
+                        mr = median(r, n); rlo = r[0]; rhi = r[n - 1]
+                        printf "| %s | %d | **%.2fx** (%.2fx-%.2fx) | %.2fx (%.2fx-%.2fx) |\n", t, n, mc, lo, hi, mr, rlo, rhi
+                    }' "$ratios"
+            done
+        fi
     } >"$WORK/report.md"
     mkdir -p bench/out
     local file
@@ -228,12 +267,24 @@ fi
 install_tools
 build_stampede
 start_nginx
-for tool in $TOOLS; do
+read -r -a TOOL_LIST <<<"$TOOLS"
+for tool in "${TOOL_LIST[@]}"; do
     case "$tool" in
-        wrk) log "wrk for $DURATION"; run_wrk || ROWS+=("wrk|-|-|-|-|-|-|run failed") ;;
-        oha) log "oha for $DURATION"; run_oha || ROWS+=("oha|-|-|-|-|-|-|run failed") ;;
-        stampede) log "stampede for $DURATION"; run_stampede ;;
+        wrk | oha | stampede) ;;
         *) echo "unknown tool '$tool' in BENCH_TOOLS" >&2; exit 2 ;;
     esac
+done
+for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+    # Round r starts with the r-th tool, so no tool always runs first (or last).
+    n=${#TOOL_LIST[@]}
+    for ((i = 0; i < n; i++)); do
+        tool="${TOOL_LIST[$(((ROUND - 1 + i) % n))]}"
+        log "round $ROUND/$ROUNDS: $tool for $DURATION"
+        case "$tool" in
+            wrk) run_wrk || ROWS+=("$ROUND|wrk|-|-|-|-|-|-|run failed") ;;
+            oha) run_oha || ROWS+=("$ROUND|oha|-|-|-|-|-|-|run failed") ;;
+            stampede) run_stampede ;;
+        esac
+    done
 done
 report
