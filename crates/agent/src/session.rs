@@ -201,6 +201,15 @@ impl Agent {
                 Err(s) if s.code() == Code::Unauthenticated => {
                     return Err(End::Fatal(AgentError::Unauthenticated(s.message().into())));
                 }
+                Err(s) if stampede_proto::refused_compression(&s) => {
+                    return Err(End::Fatal(AgentError::Refused(format!(
+                        "the controller at {url} does not accept compressed messages, so it runs \
+                         an older Stampede release (this agent, version {}, speaks protocol \
+                         version {}); run the same Stampede release on the controller and its \
+                         agents",
+                        self.config.version, self.config.protocol_version
+                    ))));
+                }
                 Err(s) => return Err(failed(url, "the session was refused by", &s)),
             };
             match inbound.message().await {

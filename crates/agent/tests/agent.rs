@@ -291,6 +291,44 @@ async fn a_protocol_mismatch_stops_the_agent_naming_both_versions() {
     assert!(reason.contains(&format!("protocol version {PROTOCOL_VERSION}")));
 }
 
+/// A controller of an older release (protocol version 2): it took uncompressed messages only.
+struct UncompressedController;
+
+#[tonic::async_trait]
+impl AgentService for UncompressedController {
+    type SessionStream = ReceiverStream<Result<ControllerMessage, Status>>;
+
+    async fn session(
+        &self,
+        _request: Request<Streaming<AgentMessage>>,
+    ) -> Result<Response<Self::SessionStream>, Status> {
+        Err(Status::internal(
+            "not reached: the gzipped stream is refused before this",
+        ))
+    }
+}
+
+#[tokio::test]
+async fn an_older_controller_without_compression_is_named_as_such_and_stops_the_agent() {
+    let addr = serve(AgentServiceServer::new(UncompressedController)).await;
+    let (runner, _) = runner();
+    let result = timeout(
+        WAIT,
+        run_agent(config(addr, TOKEN), runner, None, CancellationToken::new()),
+    )
+    .await
+    .expect("gives up at once, without retrying");
+    let Err(AgentError::Refused(reason)) = result else {
+        panic!("expected a refusal, got {result:?}");
+    };
+    assert!(reason.contains("older Stampede release"), "{reason}");
+    assert!(
+        reason.contains(&format!("protocol version {PROTOCOL_VERSION}")),
+        "{reason}"
+    );
+    assert!(reason.contains(&addr.to_string()), "{reason}");
+}
+
 /// A controller that accepts the registration, assigns a run, and then never says anything again
 /// (while keeping the stream open). Counts sessions, to see the agent come back.
 struct SilentController {

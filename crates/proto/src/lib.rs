@@ -27,6 +27,13 @@ pub use snapshot::{
 /// would misread; the controller refuses agents that speak another one.
 pub const PROTOCOL_VERSION: u32 = 3;
 
+/// Whether `status` is a peer refusing gzipped messages: releases before protocol version 3 took
+/// uncompressed messages only, and tonic refuses a compressed call before any message (or the
+/// version it carries) is read. Callers turn it into "run the same release on both sides".
+pub fn refused_compression(status: &tonic::Status) -> bool {
+    status.code() == tonic::Code::Unimplemented && status.message().contains("compressed with")
+}
+
 /// The largest gRPC message a Stampede port or agent accepts: a run's scenario with the files it
 /// uses (feeders can be large). Anything bigger is refused by tonic before it is decoded.
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;

@@ -91,6 +91,11 @@ pub async fn run_remote(
              controller's --token-file",
             s.message()
         ),
+        Err(s) if stampede_proto::refused_compression(&s) => bail!(
+            "the controller at {url} does not accept compressed messages, so it runs an older \
+             Stampede release than this one ({}); submit with the controller's release",
+            env!("CARGO_PKG_VERSION")
+        ),
         Err(s) if s.code() == Code::PermissionDenied => {
             bail!("the controller refused the run: {}", s.message())
         }
