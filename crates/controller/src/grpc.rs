@@ -42,6 +42,9 @@ pub struct ServiceConfig {
     /// Clock probes sent after registration, `probe_spacing` apart.
     pub clock_probes: u32,
     pub probe_spacing: Duration,
+    /// Room in the event channel. A session with an event and no room waits (its agent is held,
+    /// not timed out: see [`crate::liveness::Liveness::hold`]).
+    pub event_capacity: usize,
 }
 
 impl ServiceConfig {
@@ -53,6 +56,7 @@ impl ServiceConfig {
             register_timeout: Duration::from_secs(5),
             clock_probes: 8,
             probe_spacing: Duration::from_millis(50),
+            event_capacity: 1024,
         }
     }
 }
@@ -152,6 +156,25 @@ impl Shared {
         // No receiver means nobody is interested any more; that is not an error here.
         let _ = self.events.send(event).await;
     }
+
+    /// [`emit`](Self::emit) from `agent`'s session. While the channel is full the session cannot
+    /// read the agent's next message: the agent is held for that time, so a controller that is
+    /// behind on its events (merging snapshots past its capacity) slows its agents down instead of
+    /// declaring them gone.
+    async fn emit_holding(&self, agent_id: &str, event: ControllerEvent) {
+        let event = match self.events.try_send(event) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => return,
+            Err(mpsc::error::TrySendError::Full(event)) => event,
+        };
+        let agent = agent_id.to_owned();
+        self.registry().liveness.hold(&agent);
+        self.emit(event).await;
+        let recovered = self.registry().liveness.release(&agent, Instant::now());
+        // (Only an agent missing before the hold recovers here; it was heard just before it.)
+        if let Some(e) = recovered {
+            self.emit(ControllerEvent::Liveness(e)).await;
+        }
+    }
 }
 
 /// The controller's agent service. Cheap to clone; every clone is the same controller.
@@ -181,7 +204,7 @@ impl Controller {
     /// Creates the service and starts its liveness driver (call within a Tokio runtime). Events
     /// arrive on the returned receiver, which must be drained: sessions wait for room in it.
     pub fn start(config: ServiceConfig) -> (Controller, mpsc::Receiver<ControllerEvent>) {
-        let (events, rx) = mpsc::channel(1024);
+        let (events, rx) = mpsc::channel(config.event_capacity.max(1));
         let registry = Registry {
             liveness: Liveness::new(config.liveness),
             sessions: HashMap::new(),
@@ -346,7 +369,9 @@ impl AgentService for Controller {
             protocol_version: PROTOCOL_VERSION,
         };
         let _ = tx.try_send(message(ToAgent::Registered(registered)));
-        shared.emit(ControllerEvent::Registered(info)).await;
+        shared
+            .emit_holding(&agent_id, ControllerEvent::Registered(info))
+            .await;
         tokio::spawn(run_session(
             shared.clone(),
             agent_id,
@@ -446,7 +471,9 @@ async fn on_message(shared: &Shared, agent_id: &str, m: AgentMessage, codec: &mu
     let t3 = unix_ns();
     let recovered = shared.registry().liveness.heard(&agent_id.to_owned(), now);
     if let Some(e) = recovered {
-        shared.emit(ControllerEvent::Liveness(e)).await;
+        shared
+            .emit_holding(agent_id, ControllerEvent::Liveness(e))
+            .await;
     }
     let event = match m.kind {
         Some(FromAgent::Heartbeat(h)) => ControllerEvent::Heartbeat {
@@ -492,7 +519,7 @@ async fn on_message(shared: &Shared, agent_id: &str, m: AgentMessage, codec: &mu
         // A second Register, or a message kind from a newer protocol: liveness only.
         Some(FromAgent::Register(_)) | None => return,
     };
-    shared.emit(event).await;
+    shared.emit_holding(agent_id, event).await;
 }
 
 /// Stores a clock sample; once every probe is answered, returns the estimate (again on any later

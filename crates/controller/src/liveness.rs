@@ -87,6 +87,8 @@ pub enum LivenessEvent<K> {
 struct Entry {
     last_heard: Instant,
     state: AgentState,
+    /// The agent's session is waiting on the controller (see [`Liveness::hold`]).
+    held: bool,
 }
 
 /// The liveness of every registered agent, keyed by `K` (an agent id).
@@ -113,6 +115,7 @@ impl<K: Ord + Clone> Liveness<K> {
         let entry = Entry {
             last_heard: now,
             state: AgentState::Alive,
+            held: false,
         };
         self.agents.insert(agent, entry);
     }
@@ -151,11 +154,28 @@ impl<K: Ord + Clone> Liveness<K> {
         None
     }
 
+    /// The controller, not `agent`, is behind: its session has a message in hand that the
+    /// controller is not ready to take, so it is not reading what the agent sends. Until
+    /// [`release`](Self::release), the agent's silence is the controller's and does not count: an
+    /// overloaded controller slows down instead of declaring the agents that are talking to it
+    /// gone (and moving their load to the others, which only adds to it).
+    pub fn hold(&mut self, agent: &K) {
+        if let Some(entry) = self.agents.get_mut(agent) {
+            entry.held = true;
+        }
+    }
+
+    /// Ends a [`hold`](Self::hold): the session reads again, so its silence counts from `now`.
+    pub fn release(&mut self, agent: &K, now: Instant) -> Option<LivenessEvent<K>> {
+        self.agents.get_mut(agent)?.held = false;
+        self.heard(agent, now)
+    }
+
     /// Applies the passage of time up to `now`, returning the transitions in agent order. A tick
     /// that comes late still reports `Missing` before `Gone`, so observers see every state.
     pub fn tick(&mut self, now: Instant) -> Vec<LivenessEvent<K>> {
         let mut events = Vec::new();
-        for (agent, entry) in &mut self.agents {
+        for (agent, entry) in self.agents.iter_mut().filter(|(_, e)| !e.held) {
             let silent_for = now.saturating_duration_since(entry.last_heard);
             if entry.state == AgentState::Alive && silent_for >= self.config.missing_after {
                 entry.state = AgentState::Missing;
@@ -179,6 +199,7 @@ impl<K: Ord + Clone> Liveness<K> {
     /// sleep until then instead of polling.
     pub fn next_deadline(&self) -> Option<Instant> {
         (self.agents.values())
+            .filter(|e| !e.held)
             .filter_map(|e| match e.state {
                 AgentState::Alive => Some(e.last_heard + self.config.missing_after),
                 AgentState::Missing => Some(e.last_heard + self.config.gone_after),
@@ -222,6 +243,42 @@ mod tests {
         assert_eq!(l.state(&"a"), Some(AgentState::Gone));
         assert_eq!(l.next_deadline(), None);
         assert!(l.tick(t0 + ms(10_000)).is_empty());
+    }
+
+    #[test]
+    fn a_held_agent_is_not_timed_out_and_its_silence_counts_again_from_the_release() {
+        let t0 = Instant::now();
+        let mut l = Liveness::new(LivenessConfig::default());
+        l.register("held", t0);
+        l.register("quiet", t0);
+        l.hold(&"held");
+        assert_eq!(
+            l.next_deadline(),
+            Some(t0 + ms(2_000)),
+            "only the quiet one"
+        );
+        let events = l.tick(t0 + ms(10_000));
+        assert_eq!(events.len(), 2);
+        assert!(events.iter().all(|e| matches!(
+            e,
+            LivenessEvent::Missing { agent: "quiet", .. }
+                | LivenessEvent::Gone { agent: "quiet", .. }
+        )));
+        assert_eq!(l.state(&"held"), Some(AgentState::Alive));
+        assert_eq!(l.next_deadline(), None);
+        // Released at 10 s: silent from then on, not from t0.
+        assert_eq!(l.release(&"held", t0 + ms(10_000)), None);
+        assert!(l.tick(t0 + ms(11_999)).is_empty());
+        assert_eq!(
+            l.tick(t0 + ms(12_000)),
+            [LivenessEvent::Missing {
+                agent: "held",
+                silent_for: ms(2_000)
+            }]
+        );
+        // Unknown agents are ignored.
+        l.hold(&"nobody");
+        assert_eq!(l.release(&"nobody", t0), None);
     }
 
     #[test]

@@ -37,10 +37,17 @@ async fn start() -> (SocketAddr, Controller, mpsc::Receiver<ControllerEvent>) {
 async fn start_with(
     liveness: LivenessConfig,
 ) -> (SocketAddr, Controller, mpsc::Receiver<ControllerEvent>) {
+    start_configured(|c| c.liveness = liveness).await
+}
+
+async fn start_configured(
+    configure: impl FnOnce(&mut ServiceConfig),
+) -> (SocketAddr, Controller, mpsc::Receiver<ControllerEvent>) {
     let mut config = ServiceConfig::new(Tokens::new([TOKEN]).unwrap(), "9.9.9-test");
-    config.liveness = liveness;
+    config.liveness = fast();
     config.probe_spacing = Duration::from_millis(10);
     config.clock_probes = 3;
+    configure(&mut config);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (controller, events) = Controller::start(config);
@@ -273,6 +280,68 @@ async fn a_silent_agent_goes_missing_then_gone_and_its_session_is_closed() {
     timeout(WAIT, async { while next(&mut stream).await.is_some() {} })
         .await
         .expect("stream ends");
+}
+
+/// The overload that cost a 200-agent run 195 of its agents: the controller's consumer falls
+/// behind, sessions wait for room in the event channel and stop reading, and once the backlog
+/// clears every waiting agent looks silent for longer than `gone_after`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_behind_on_its_events_keeps_the_agents_that_talk_and_loses_the_silent_one() {
+    let (addr, controller, mut events) = start_configured(|c| c.event_capacity = 8).await;
+    let (_silent_tx, _silent_stream) = open(addr, TOKEN, register("silent", PROTOCOL_VERSION))
+        .await
+        .unwrap();
+    let mut talkers = Vec::new();
+    for id in ["t1", "t2", "t3"] {
+        let (tx, stream) = open(addr, TOKEN, register(id, PROTOCOL_VERSION))
+            .await
+            .unwrap();
+        // Heartbeats every 50 ms for 4 s (the agent side never waits on the controller).
+        talkers.push(tokio::spawn(async move {
+            let _stream = stream;
+            for _ in 0..80 {
+                let beat = pb::Heartbeat {
+                    agent_time_unix_ns: now_ns(),
+                    active_run_ids: Vec::new(),
+                };
+                if tx.send(msg(ToController::Heartbeat(beat))).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }));
+    }
+    // Nobody reads the events for 1.5 s, well past gone_after (600 ms): the channel is full.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let mut gone = Vec::new();
+    let mut disconnected = Vec::new();
+    let drained = timeout(Duration::from_millis(1_500), async {
+        while let Some(e) = events.recv().await {
+            match e {
+                ControllerEvent::Liveness(LivenessEvent::Gone { agent, .. }) => gone.push(agent),
+                ControllerEvent::Disconnected { agent_id, .. } => disconnected.push(agent_id),
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert!(drained.is_err(), "the controller kept running");
+    assert_eq!(gone, ["silent"], "only the silent agent is gone");
+    assert_eq!(disconnected, ["silent"]);
+    let agents: Vec<_> = (controller.agents().into_iter())
+        .map(|(info, state, _)| (info.agent_id, state))
+        .collect();
+    assert_eq!(
+        agents,
+        [
+            ("t1".to_owned(), AgentState::Alive),
+            ("t2".to_owned(), AgentState::Alive),
+            ("t3".to_owned(), AgentState::Alive)
+        ]
+    );
+    for t in talkers {
+        t.abort();
+    }
 }
 
 #[tokio::test]
