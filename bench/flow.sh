@@ -14,7 +14,9 @@
 #
 # Usage (from the repository root):  bash bench/flow.sh
 # Environment: BENCH_DURATION (default 10s), BENCH_CONNECTIONS (default 50), BENCH_PORT,
-#   BENCH_SKIP_INSTALL=1, BENCH_SKIP_BUILD=1 (as bench/throughput.sh).
+#   BENCH_SKIP_INSTALL=1, BENCH_SKIP_BUILD=1, BENCH_ROUNDS (default 1; several rounds run every
+#   scenario once per round in a rotated order and report the median extra cost over `plain`
+#   of the same round), as bench/throughput.sh.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,7 +24,7 @@ cd "$ROOT"
 DURATION="${BENCH_DURATION:-10s}"
 CONNECTIONS="${BENCH_CONNECTIONS:-50}"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-STAMPEDE="$TARGET_DIR/release/stampede"
+STAMPEDE="${STAMPEDE:-$TARGET_DIR/release/stampede}"
 export PATH="$PATH:/usr/sbin:/sbin"
 
 if [[ ! "$DURATION" =~ ^[1-9][0-9]*s$ ]] || ((${DURATION%s} > 600)); then
@@ -72,16 +74,30 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/pinned.sh"
 LOADAVG="$(cut -d' ' -f1-3 /proc/loadavg)"
 start_nginx
 
-ROWS=() # name|requests|user|sys|errors
-measure wrk wrk -t1 -c"$CONNECTIONS" -d"$DURATION" "$URL"
-ROWS+=("wrk|$(awk '/requests in/ {print $1; exit}' "$WORK/wrk.out")|$USER_S|$SYS_S|-")
-for run in plain:get flow:flow script:script; do
-    name="${run%%:*}"
-    file="bench/${run#*:}.yaml"
-    measure "$name" "$STAMPEDE" run "$file" --target "${URL%/}" --users "$CONNECTIONS" \
-        --duration "$DURATION" --quiet --out "$WORK/$name.json"
-    ROWS+=("$name|$(jq .summary.requests "$WORK/$name.json")|$USER_S|$SYS_S|$(jq -r \
-        '"\(.summary.failures) failed checks, \(.summary.errors) errors"' "$WORK/$name.json")")
+ROUNDS="${BENCH_ROUNDS:-1}"
+if [[ ! "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || ((ROUNDS > 20)); then
+    echo "BENCH_ROUNDS must be 1..20 (got '$ROUNDS')" >&2
+    exit 2
+fi
+RUNS=(wrk plain:get flow:flow script:script)
+ROWS=() # round|name|requests|user|sys|errors
+for ((round = 1; round <= ROUNDS; round++)); do
+    # Round r starts with the r-th run, so no run always goes first.
+    for ((i = 0; i < ${#RUNS[@]}; i++)); do
+        run="${RUNS[$(((round - 1 + i) % ${#RUNS[@]}))]}"
+        log "round $round/$ROUNDS: ${run%%:*} for $DURATION"
+        if [[ "$run" == wrk ]]; then
+            measure wrk wrk -t1 -c"$CONNECTIONS" -d"$DURATION" "$URL"
+            ROWS+=("$round|wrk|$(awk '/requests in/ {print $1; exit}' "$WORK/wrk.out")|$USER_S|$SYS_S|-")
+            continue
+        fi
+        name="${run%%:*}"
+        file="bench/${run#*:}.yaml"
+        measure "$name" "$STAMPEDE" run "$file" --target "${URL%/}" --users "$CONNECTIONS" \
+            --duration "$DURATION" --quiet --out "$WORK/$name.json"
+        ROWS+=("$round|$name|$(jq .summary.requests "$WORK/$name.json")|$USER_S|$SYS_S|$(jq -r \
+            '"\(.summary.failures) failed checks, \(.summary.errors) errors"' "$WORK/$name.json")")
+    done
 done
 
 cpu100k() { awk -v u="$2" -v s="$3" -v n="$1" 'BEGIN {printf "%.3f", (u + s) * 100000 / n}'; }
@@ -89,24 +105,46 @@ cpu100k() { awk -v u="$2" -v s="$3" -v n="$1" 'BEGIN {printf "%.3f", (u + s) * 1
     echo "# Scenario-language cost, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo
     echo "- machine: $(nproc) CPUs, load average at start $LOADAVG; nginx 1 worker on CPU 1, 100-byte JSON body"
-    echo "- generators on CPU 0, $CONNECTIONS connections, $DURATION each"
+    echo "- generators on CPU 0, $CONNECTIONS connections, $DURATION each, $ROUNDS round(s)"
     echo
-    echo "| run | requests | CPU-s / 100k req | vs wrk | extra CPU per request vs plain | errors |"
-    echo "| --- | ---: | ---: | ---: | ---: | --- |"
-    wrk_c="" plain_c=""
+    echo "| round | run | requests | CPU-s / 100k req | vs wrk | extra CPU per request vs plain | errors |"
+    echo "| ---: | --- | ---: | ---: | ---: | ---: | --- |"
+    declare -A wrk_c=() plain_c=()
     for row in "${ROWS[@]}"; do
-        IFS='|' read -r name requests user sys errors <<<"$row"
+        IFS='|' read -r round name requests user sys errors <<<"$row"
         c="$(cpu100k "$requests" "$user" "$sys")"
-        [[ "$name" == wrk ]] && wrk_c="$c"
-        [[ "$name" == plain ]] && plain_c="$c"
-        ratio="$(awk -v a="$c" -v b="$wrk_c" 'BEGIN {printf "%.2fx", a / b}')"
+        [[ "$name" == wrk ]] && wrk_c[$round]="$c"
+        [[ "$name" == plain ]] && plain_c[$round]="$c"
+    done
+    : >"$WORK/extra.txt"
+    for row in "${ROWS[@]}"; do
+        IFS='|' read -r round name requests user sys errors <<<"$row"
+        c="$(cpu100k "$requests" "$user" "$sys")"
+        ratio="$(awk -v a="$c" -v b="${wrk_c[$round]:-0}" 'BEGIN {if (b > 0) printf "%.2fx", a / b; else printf "-"}')"
         extra="-"
-        if [[ -n "$plain_c" && "$name" != plain && "$name" != wrk ]]; then
+        if [[ -n "${plain_c[$round]:-}" && "$name" != plain && "$name" != wrk ]]; then
             # For `script`, each request is followed by one script step (not itself a request).
-            per=1
-            extra="$(awk -v a="$c" -v b="$plain_c" -v p="$per" 'BEGIN {printf "%.2f µs", (a - b) * 10 * p}')"
+            us="$(awk -v a="$c" -v b="${plain_c[$round]}" 'BEGIN {printf "%.2f", (a - b) * 10}')"
+            echo "$name $us" >>"$WORK/extra.txt"
+            extra="$us µs"
             [[ "$name" == script ]] && extra="$extra per script step"
         fi
-        echo "| $name | $requests | $c | $ratio | $extra | $errors |"
+        echo "| $round | $name | $requests | $c | $ratio | $extra | $errors |"
     done
+    if ((ROUNDS > 1)); then
+        echo
+        echo "Extra CPU over \`plain\` of the same round, median over the $ROUNDS rounds (range):"
+        echo
+        for name in flow script; do
+            awk -v t="$name" 'BEGIN {n = 0} $1 == t {v[n] = $2; n++}
+                END {
+                    if (n == 0) exit
+                    for (i = 1; i < n; i++) for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
+                        x = v[j]; v[j] = v[j - 1]; v[j - 1] = x
+                    }
+                    m = n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2
+                    printf "- %s: **%.2f µs**%s (%.2f to %.2f µs)\n", t, m, t == "script" ? " per script step" : " per request", v[0], v[n - 1]
+                }' "$WORK/extra.txt"
+        done
+    fi
 } | tee "bench/out/flow-$(date -u +%Y%m%dT%H%M%SZ).md"

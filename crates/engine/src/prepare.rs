@@ -166,8 +166,12 @@ pub(crate) struct PreparedStep {
     /// Whether something reads this step's response body, so its first `max_body` bytes are
     /// kept; otherwise the body is only counted.
     pub reads_body: bool,
-    /// Whether something reads the final response's headers (extraction, header checks).
+    /// Whether something reads the final response's headers (header checks, header and cookie
+    /// extraction, embedded resources); otherwise only `Set-Cookie` and `Location` are kept.
     pub reads_headers: bool,
+    /// A plan with scripts, on a step that does not read headers: an HTTP/1.1 response's head
+    /// is kept as received for `response:header(name)` (see [`crate::client::LastResponse`]).
+    pub raw_head: bool,
     /// Parts rendered per request from the user's variables (`None`: a fully static step).
     pub dynamic: Option<Box<Dynamic>>,
     /// Body, JSON and header checks, with their names.
@@ -632,7 +636,13 @@ impl Builder<'_> {
             || checks.iter().any(|(_, c)| c.reads_body())
             || extractions.iter().any(|e| e.extractor.reads_body())
             || step.resources.is_some();
-        let reads_headers = self.scripted || !checks.is_empty() || !extractions.is_empty();
+        // Only header checks, header and cookie extraction and embedded resources (the page's
+        // content type) read headers: building a header map for every response of a step with
+        // body checks alone would be work for nothing. Scripts (`response:header`) get the
+        // head's bytes instead, looked up only if they ask.
+        let reads_headers = checks.iter().any(|(_, c)| c.reads_headers())
+            || extractions.iter().any(|e| e.extractor.reads_headers())
+            || step.resources.is_some();
         let is_dynamic =
             dynamic.url.is_some() || !dynamic.headers.is_empty() || dynamic.body.is_some();
         let resource_step =
@@ -652,6 +662,7 @@ impl Builder<'_> {
             check: Check::new(&step.expect),
             reads_body,
             reads_headers,
+            raw_head: self.scripted && !reads_headers,
             dynamic: is_dynamic.then(|| Box::new(dynamic)),
             checks,
             max_duration_us: step
@@ -690,6 +701,7 @@ impl Builder<'_> {
             check: Check::new(&Expect::default()),
             reads_body: false,
             reads_headers: false,
+            raw_head: false,
             dynamic: None,
             checks: Vec::new(),
             max_duration_us: None,
@@ -749,6 +761,87 @@ mod tests {
         });
         assert_eq!(listed.name, "status in [200, 201]");
         assert!(listed.passes(201) && !listed.passes(204));
+    }
+
+    /// Which steps keep all response headers: only what reads them pays for them.
+    #[test]
+    fn only_steps_that_read_headers_keep_them() {
+        let yaml = r#"
+version: 1
+target: http://127.0.0.1:9
+load: { users: 1, duration: 1s }
+scenarios:
+  - name: s
+    steps:
+      - get: /plain
+      - get: /status
+        expect: { status: 200 }
+      - get: /body
+        expect: { body_contains: ok, json: { $.page: 1 } }
+        extract: { token: { json: $.token } }
+      - get: /header-check
+        expect: { header_exists: etag }
+      - get: /header-extraction
+        extract: { id: { header: X-Request-Id } }
+      - get: /cookie-extraction
+        extract: { sid: { cookie: sid } }
+      - get: /page
+        resources: true
+"#;
+        let loaded = stampede_scenario::load_str(yaml, "t.yaml", &Default::default())
+            .expect("a valid scenario");
+        let prepared = PreparedPlan::new(&loaded.plan).expect("prepares");
+        let reads: Vec<(bool, bool)> = (prepared.scenarios[0].steps.iter())
+            .map(|a| match a {
+                PreparedAction::Request(step) => {
+                    assert!(!step.raw_head, "no scripts, no raw heads");
+                    (step.reads_headers, step.reads_body)
+                }
+                other => panic!("not a request: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            reads,
+            [
+                (false, false),
+                (false, false),
+                (false, true),
+                (true, false),
+                (true, false),
+                (true, false),
+                (true, true),
+            ]
+        );
+    }
+
+    /// In a plan with scripts every response may be read by a script: the body is kept, and the
+    /// head's bytes unless the step keeps a header map anyway.
+    #[test]
+    fn a_scripted_plan_keeps_bodies_and_raw_heads() {
+        let yaml = r#"
+version: 1
+target: http://127.0.0.1:9
+load: { users: 1, duration: 1s }
+scenarios:
+  - name: s
+    steps:
+      - get: /plain
+      - get: /header-check
+        expect: { header_exists: etag }
+      - script: "local s = response.status"
+"#;
+        let loaded = stampede_scenario::load_str(yaml, "t.yaml", &Default::default())
+            .expect("a valid scenario");
+        let prepared = PreparedPlan::new(&loaded.plan).expect("prepares");
+        let reads: Vec<(bool, bool, bool)> = (prepared.scenarios[0].steps.iter())
+            .filter_map(|a| match a {
+                PreparedAction::Request(step) => {
+                    Some((step.reads_headers, step.raw_head, step.reads_body))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(reads, [(false, true, true), (true, false, true)]);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::record;
 use crate::vars::{Slots, Value, Vars};
 use crate::vu::User;
 use stampede_metrics::{CheckFailure, ErrorKind, IntervalRecorder, Outcome};
-use stampede_script::{Host, OwnedValue, Response, ScriptId, Vm};
+use stampede_script::{Headers, Host, OwnedValue, Response, ScriptId, Vm};
 use std::sync::Mutex;
 
 /// What a script reaches through [`Host`].
@@ -28,11 +28,11 @@ impl Host for ScriptHost<'_> {
         }
     }
 
-    fn set_var(&mut self, name: &str, value: OwnedValue) {
+    fn set_var(&mut self, name: &str, value: OwnedValue) -> bool {
         // Only names the plan knows have a slot; a script's `sets` gives them one, and other
         // names are readable by later scripts only through `sets`.
         let Some(slot) = self.slots.get(name) else {
-            return;
+            return false;
         };
         let value = match value {
             OwnedValue::Text(t) => Some(Value::Text(t)),
@@ -40,6 +40,11 @@ impl Host for ScriptHost<'_> {
             OwnedValue::Unset => None,
         };
         self.vars.set(slot, value);
+        true
+    }
+
+    fn vars_version(&self) -> Option<u64> {
+        Some(self.vars.version())
     }
 
     fn response(&self) -> Option<Response<'_>> {
@@ -47,7 +52,7 @@ impl Host for ScriptHost<'_> {
         Some(Response {
             status: last.status,
             body,
-            headers: &last.headers,
+            headers: last,
         })
     }
 
@@ -66,6 +71,32 @@ impl Host for ScriptHost<'_> {
     fn gauge(&mut self, name: &str, value: f64) {
         record::lock(self.shard).set_gauge(name, value);
     }
+}
+
+/// `response:header(name)`: from the head's bytes when the client kept them instead of a
+/// header map (see [`crate::prepare::PreparedStep::raw_head`]).
+impl Headers for LastResponse {
+    fn get(&self, name: &str) -> Option<&[u8]> {
+        if self.raw_head.is_empty() {
+            return self.headers.get(name).map(http::HeaderValue::as_bytes);
+        }
+        raw_header(&self.raw_head, name)
+    }
+}
+
+/// The first value of header `name` in an HTTP/1.1 response head that httparse accepted: the
+/// status line, then `name: value` lines (CRLF or LF), up to the empty line.
+fn raw_header<'a>(head: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    (head.split(|&b| b == b'\n').skip(1))
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .take_while(|line| !line.is_empty())
+        .find_map(|line| {
+            let colon = line.iter().position(|&b| b == b':')?;
+            let (field, value) = line.split_at(colon);
+            field
+                .eq_ignore_ascii_case(name.as_bytes())
+                .then(|| value[1..].trim_ascii())
+        })
 }
 
 impl User<'_> {
@@ -126,5 +157,27 @@ impl User<'_> {
             message: &message,
         };
         record::lock(self.shard).record(row, &outcome);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::raw_header;
+
+    #[test]
+    fn raw_header_finds_the_first_value_in_any_case() {
+        let head = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nX-Id:  42 \r\nx-id: 43\r\n\
+                     Empty:\r\n\r\n";
+        assert_eq!(raw_header(head, "x-id"), Some(&b"42"[..]));
+        assert_eq!(raw_header(head, "SERVER"), Some(&b"nginx"[..]));
+        assert_eq!(raw_header(head, "empty"), Some(&b""[..]));
+        assert_eq!(raw_header(head, "missing"), None);
+        assert_eq!(
+            raw_header(head, "HTTP/1.1 200 OK"),
+            None,
+            "not the status line"
+        );
+        let lf = b"HTTP/1.1 204 No Content\nA: 1\n\nA: body";
+        assert_eq!(raw_header(lf, "a"), Some(&b"1"[..]));
     }
 }

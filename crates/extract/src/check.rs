@@ -177,7 +177,13 @@ impl Check {
 
     /// Whether it needs the body (`false` for header checks).
     pub fn reads_body(&self) -> bool {
-        !matches!(
+        !self.reads_headers()
+    }
+
+    /// Whether it needs the response headers (only header checks do), so the engine knows
+    /// whether to keep them.
+    pub fn reads_headers(&self) -> bool {
+        matches!(
             self.kind,
             Kind::HeaderExists(_) | Kind::HeaderEquals(..) | Kind::HeaderMatches(..)
         )

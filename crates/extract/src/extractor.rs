@@ -125,7 +125,13 @@ impl Extractor {
     /// Whether it needs the body (`false` for headers and cookies), so the engine knows
     /// whether to keep it.
     pub fn reads_body(&self) -> bool {
-        !matches!(self.kind, Kind::Header(_) | Kind::Cookie(_))
+        !self.reads_headers()
+    }
+
+    /// Whether it needs the response headers (header and cookie extractors), so the engine
+    /// knows whether to keep them.
+    pub fn reads_headers(&self) -> bool {
+        matches!(self.kind, Kind::Header(_) | Kind::Cookie(_))
     }
 
     /// Why nothing matched, for a failure detail: e.g. `$.token: no match`,

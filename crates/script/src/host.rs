@@ -85,10 +85,7 @@ pub(crate) fn functions(lua: &Lua) -> Result<Table> {
                     )));
                 }
             };
-            with_host(|host| {
-                host.set_var(&name, value);
-                Ok(())
-            })
+            with_host(|host| Ok(host.set_var(&name, value)))
         })?,
     )?;
     t.raw_set(
@@ -115,7 +112,7 @@ pub(crate) fn functions(lua: &Lua) -> Result<Table> {
                 response
                     .headers
                     .get(name.as_str())
-                    .map(|v| lua.create_string(v.as_bytes()))
+                    .map(|v| lua.create_string(v))
                     .transpose()
             })
         })?,

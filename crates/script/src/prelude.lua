@@ -53,10 +53,70 @@ local function describe(v)
   return "a " .. t
 end
 
--- `vars` and `metrics` call Rust directly (no Lua wrapper): they are the hot path.
+-- `vars`: text values read or written are kept here, by name, so that reading them again is a
+-- table lookup instead of a call into Rust (the hot path of a scripted step). The runner empties
+-- it unless no variable of the VU changed since the last run ended (see vm.rs). Lists, numbers
+-- and booleans are not kept (Rust converts those); neither are names the VU has no variable for
+-- (writes to them are dropped), nor long values. NONE marks a variable known to be unset.
+local var_get, var_set = host.var_get, host.var_set
+local NONE = {}
+local MAX_KEPT, MAX_LEN = 64, 1024
+local kept, kept_count = {}, 0
+
+local function keep(name, value)
+  if kept[name] == nil then
+    if kept_count >= MAX_KEPT then return end
+    kept_count = kept_count + 1
+  end
+  kept[name] = value
+end
+
+local function forget(name)
+  if kept[name] ~= nil then
+    kept[name] = nil
+    kept_count = kept_count - 1
+  end
+end
+
+local function check_name(name)
+  local t = type(name)
+  if t ~= "string" and t ~= "number" then
+    error("vars: variable names must be strings, not a " .. t, 3)
+  end
+  return t
+end
+
 vars = setmetatable({}, {
-  __index = host.var_get,
-  __newindex = host.var_set,
+  __index = function(t, name)
+    local v = kept[name]
+    if v ~= nil then
+      if v == NONE then return nil end
+      return v
+    end
+    check_name(name)
+    v = var_get(t, name)
+    if type(name) == "string" then
+      if v == nil then keep(name, NONE)
+      elseif type(v) == "string" and #v <= MAX_LEN then keep(name, v) end
+    end
+    return v
+  end,
+  __newindex = function(t, name, value)
+    local name_type = check_name(name)
+    local stored = var_set(t, name, value)
+    if name_type ~= "string" then
+      -- `vars[1]` is the variable "1": forget that spelling of it.
+      forget(tostring(name))
+    elseif not stored then
+      forget(name)
+    elseif value == nil then
+      keep(name, NONE)
+    elseif type(value) == "string" and #value <= MAX_LEN then
+      keep(name, value)
+    else
+      forget(name)
+    end
+  end,
   __pairs = function() error("vars cannot be iterated: read the variables by name", 2) end,
   __metatable = "vars",
 })
@@ -89,7 +149,10 @@ end
 
 metrics = { counter = host.counter, trend = host.trend, gauge = host.gauge }
 
-return function(chunk, has_response)
+return function(chunk, has_response, keep_vars)
+  if not keep_vars and kept_count > 0 then
+    kept, kept_count = {}, 0
+  end
   if has_response then response = RESPONSE else response = nil end
   chunk()
 end

@@ -58,6 +58,101 @@ fn vars_reads_follow_the_host_across_runs_many_names_and_long_values() {
     }
 }
 
+/// A host that counts its variable changes lets the interpreter keep the values scripts read
+/// and write: repeated reads cost no host call, and still see every change.
+#[test]
+fn kept_vars_save_host_calls_and_never_go_stale() {
+    let mut scripts = Scripts::new();
+    let read_twice = scripts
+        .add("test.yaml", 1, "vars.seen = vars.token .. vars.token")
+        .unwrap();
+    let update = scripts
+        .add(
+            "test.yaml",
+            10,
+            r#"vars.count = vars.count .. "1"; if #vars.count > 3 then vars.count = "0" end"#,
+        )
+        .unwrap();
+    let mut vm = Vm::new(Arc::new(scripts), 0).unwrap();
+    let mut host = TestHost {
+        version: Some(0),
+        ..TestHost::default()
+    }
+    .with_var("token", "a")
+    .with_var("count", "");
+
+    vm.run(read_twice, &mut host).unwrap();
+    assert_eq!(host.text("seen"), Some("aa"));
+    assert_eq!(host.reads.get(), 1, "the second read is served in Lua");
+    vm.run(read_twice, &mut host).unwrap();
+    assert_eq!(host.reads.get(), 1, "nothing changed since: no read at all");
+
+    // The engine changes a variable (an extraction, a feeder): the version moves, the kept
+    // values go.
+    host.vars
+        .insert("token".into(), OwnedValue::Text("b".into()));
+    *host.version.as_mut().unwrap() += 1;
+    vm.run(read_twice, &mut host).unwrap();
+    assert_eq!(host.text("seen"), Some("bb"));
+    assert_eq!(host.reads.get(), 2);
+
+    // Written values are kept as written (write-through): read-modify-write loops call the
+    // host once per write, never to read back.
+    for expected in ["1", "11", "111", "0", "01"] {
+        vm.run(update, &mut host).unwrap();
+        assert_eq!(host.text("count"), Some(expected));
+    }
+    assert_eq!(host.reads.get(), 3, "count was read from the host once");
+}
+
+#[test]
+fn kept_vars_follow_unset_numbers_lists_unknown_names_and_errors() {
+    let mut host = TestHost {
+        version: Some(0),
+        known: ["a", "n", "l", "1"].map(String::from).to_vec(),
+        ..TestHost::default()
+    }
+    .with_var("a", "x");
+    let mut scripts = Scripts::new();
+    let code = r#"
+        assert(vars.a == "x")
+        vars.a = nil
+        assert(vars.a == nil, "unset is seen")
+        vars.n = 3
+        assert(vars.n == "3", "numbers are stored as text")
+        vars.l = {"p", "q"}
+        assert(vars.l[2] == "q", "lists are read from the host")
+        vars.unknown = "dropped"
+        assert(vars.unknown == nil, "a name without a variable stays unset")
+        vars["1"] = "one"
+        vars[1] = "uno"
+        assert(vars["1"] == "uno", "vars[1] is the variable \"1\"")
+    "#;
+    let id = scripts.add("test.yaml", 1, code).unwrap();
+    let fails = scripts
+        .add("test.yaml", 20, "vars.a = 'y'; error('stop')")
+        .unwrap();
+    let reads_a = scripts
+        .add("test.yaml", 30, "vars.seen_a = vars.a")
+        .unwrap();
+    let mut vm = Vm::new(Arc::new(scripts), 0).unwrap();
+    vm.run(id, &mut host).unwrap();
+    assert_eq!(host.vars.get("a"), None);
+    assert_eq!(host.text("n"), Some("3"));
+    assert_eq!(host.text("1"), Some("uno"));
+    assert!(!host.vars.contains_key("unknown"));
+
+    // A failed run keeps nothing: the next run reads afresh, even if a host that forgot to
+    // count a change (as here) then serves a value set behind the interpreter's back.
+    host.known.push("seen_a".into());
+    let _ = vm.run(fails, &mut host).unwrap_err();
+    host.vars.insert("a".into(), OwnedValue::Text("z".into()));
+    let before = host.reads.get();
+    vm.run(reads_a, &mut host).unwrap();
+    assert_eq!(host.text("seen_a"), Some("z"));
+    assert_eq!(host.reads.get(), before + 1);
+}
+
 #[test]
 fn vars_write_text_numbers_booleans_lists_and_unset() {
     let mut host = TestHost::default().with_var("gone", "x");

@@ -3,7 +3,7 @@
 
 use super::body::BodySink;
 use super::error::{Fail, HttpError};
-use super::h1::{H1Conn, Head, WriteBuf, encode_request};
+use super::h1::{H1Conn, Head, Keep, WriteBuf, encode_request};
 use super::h2::H2Conn;
 use super::request::Hop;
 use super::stream::{self, Stream};
@@ -112,14 +112,14 @@ impl Conn {
     }
 
     /// Sends the request of `hop` and waits for the response head. Returns the request's size
-    /// as counted in `bytes_out` whatever happens. `all_headers` keeps every response header
-    /// (else only `Set-Cookie` and `Location` are kept).
+    /// as counted in `bytes_out` whatever happens. `keep` says what of the response head is kept
+    /// (HTTP/2 responses always have every header).
     pub async fn send(
         &mut self,
         hop: &Hop,
         headers: &HeaderMap,
         origin: &Origin,
-        all_headers: bool,
+        keep: Keep,
     ) -> (u64, Result<Head, HttpError>) {
         match self {
             Conn::H1(c) => {
@@ -138,7 +138,7 @@ impl Conn {
                     return (size, Err(e.into()));
                 }
                 let head_request = hop.method == Method::HEAD;
-                let result = c.read_head(all_headers, head_request).await;
+                let result = c.read_head(keep, head_request).await;
                 (size, result.map_err(HttpError::from))
             }
             Conn::H2(c) => {

@@ -84,6 +84,8 @@ impl H2Conn {
             status: head.status.as_u16(),
             len: response_head_len(&head),
             headers: head.headers,
+            // hyper has parsed every header already: a script reads them from `headers`.
+            raw: Vec::new(),
         })
     }
 

@@ -31,7 +31,7 @@ use body::BodySink;
 use bytes::{Bytes, BytesMut};
 use conn::{Connector, micros};
 use error::Fail;
-use h1::Head;
+use h1::{Head, Keep};
 use http::Method;
 use http::header::{self, HeaderMap, HeaderValue};
 use pool::OriginPool;
@@ -125,7 +125,11 @@ pub(crate) struct LastResponse {
     pub origin: Option<Arc<Origin>>,
     pub uri: http::Uri,
     pub status: u16,
+    /// Its headers: every one when the step reads them, else `Set-Cookie` and `Location`.
     pub headers: HeaderMap,
+    /// The HTTP/1.1 head as received, when only a script might read a header (see
+    /// [`PreparedStep::raw_head`]); empty otherwise. When set, it has every header.
+    pub raw_head: Vec<u8>,
     /// Whether the body was longer than what was kept (`max_body`).
     pub truncated: bool,
 }
@@ -342,11 +346,12 @@ impl Client {
                 && redirects < self.shared.max_redirects
                 && redirect::is_redirect(status)
                 && head.headers.contains_key(header::LOCATION);
-            if !redirect_to && (step.reads_headers || step.reads_body) {
+            if !redirect_to && (step.reads_headers || step.reads_body || step.raw_head) {
                 self.last.status = status;
                 self.last.truncated = sink_truncated;
                 // The final response: its headers and URI are not needed here any more.
                 self.last.headers = std::mem::take(&mut head.headers);
+                self.last.raw_head = std::mem::take(&mut head.raw);
                 self.last.origin = Some(self.slots[hop.slot].origin.clone());
                 self.last.uri = std::mem::take(&mut hop.uri);
             }
@@ -387,8 +392,14 @@ impl Client {
                 .await?;
             let conn = slot.conn.as_mut().expect("just acquired");
             let headers = self.headers.as_ref().unwrap_or(&step.headers);
-            let all_headers = step.reads_headers || step.reads_body;
-            let (size, sent) = conn.send(hop, headers, &slot.origin, all_headers).await;
+            let keep = if step.reads_headers {
+                Keep::All
+            } else if step.raw_head {
+                Keep::Raw
+            } else {
+                Keep::Cookies
+            };
+            let (size, sent) = conn.send(hop, headers, &slot.origin, keep).await;
             if !counted {
                 *bytes_out += size;
                 counted = true;

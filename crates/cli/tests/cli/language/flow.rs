@@ -373,6 +373,12 @@ scenarios:
       - script: |
           local p = response:json()
           metrics.trend("price", p.price)
+          -- Headers from the head as received (this step reads none itself).
+          if response:header("Content-Type") == "application/json"
+            and response:header("content-length") == tostring(#response.body)
+            and response:header("x-missing") == nil then
+            metrics.counter("json_headers")
+          end
           if p.id == 102 then
             return fail("product " .. vars.pid .. " is not wanted")
           end
@@ -391,6 +397,7 @@ scenarios:
     assert_eq!(u(&price["count"]), 3);
     assert_eq!((f(&price["min"]), f(&price["max"])), (1.5, 4.5));
     assert_eq!(f(&custom(&result, "counter", "judged_bad")["total"]), 1.0);
+    assert_eq!(f(&custom(&result, "counter", "json_headers")["total"]), 3.0);
 
     let first_line = line_of(yaml, "calls = (calls or 0) + 1");
     let boom = line_of(yaml, "-- BOOM");

@@ -39,6 +39,20 @@ pub(crate) struct Head {
     pub headers: HeaderMap,
     /// Bytes of the head as received, interim (1xx) heads included.
     pub len: u64,
+    /// The final head's bytes as received, when asked for ([`Keep::Raw`]); else empty.
+    pub raw: Vec<u8>,
+}
+
+/// Which parts of a response head the caller keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Keep {
+    /// `Set-Cookie` and `Location` only (the cookie jar and redirects need them).
+    Cookies,
+    /// Every header, in a `HeaderMap` (header checks and extraction).
+    All,
+    /// `Set-Cookie` and `Location`, plus the head's bytes, for a script that may look a header
+    /// up (a copy of a few hundred bytes instead of a header map built for every response).
+    Raw,
 }
 
 /// Why a request on an HTTP/1.1 connection failed.
@@ -172,21 +186,13 @@ impl H1Conn {
 
     /// Reads the response head of the request just written. `all_headers` keeps every response
     /// header; `head_request` says the response has no body.
-    pub async fn read_head(
-        &mut self,
-        all_headers: bool,
-        head_request: bool,
-    ) -> Result<Head, H1Error> {
-        let result = self.receive_head(all_headers, head_request).await;
+    pub async fn read_head(&mut self, keep: Keep, head_request: bool) -> Result<Head, H1Error> {
+        let result = self.receive_head(keep, head_request).await;
         self.done |= result.is_err();
         result
     }
 
-    async fn receive_head(
-        &mut self,
-        all_headers: bool,
-        head_request: bool,
-    ) -> Result<Head, H1Error> {
+    async fn receive_head(&mut self, keep: Keep, head_request: bool) -> Result<Head, H1Error> {
         // No buffer is taken before the response starts to arrive: a target that stalls with
         // thousands of requests in flight costs their futures, not their buffers.
         self.stream
@@ -198,10 +204,14 @@ impl H1Conn {
         loop {
             let parsed = match buffer.filled() {
                 [] => None,
-                received => head::parse_response(received, all_headers, head_request)
+                received => head::parse_response(received, keep == Keep::All, head_request)
                     .map_err(|e| H1Error::bad(e.0))?,
             };
             if let Some(parsed) = parsed {
+                let raw = match (keep, parsed.status) {
+                    (Keep::Raw, 200..) => buffer.filled()[..parsed.len].to_vec(),
+                    _ => Vec::new(),
+                };
                 buffer.consume(parsed.len);
                 len += parsed.len as u64;
                 match parsed.status {
@@ -223,6 +233,7 @@ impl H1Conn {
                             status,
                             headers: parsed.headers,
                             len,
+                            raw,
                         });
                     }
                 }

@@ -38,7 +38,7 @@ const GET: &[u8] = b"GET / HTTP/1.1\r\nhost: t\r\n\r\n";
 
 async fn exchange(conn: &mut H1Conn) -> Result<(u16, u64, u64), H1Error> {
     conn.write_request(GET, &[]).await?;
-    let head = conn.read_head(false, false).await?;
+    let head = conn.read_head(Keep::Cookies, false).await?;
     let mut sink = BodySink::count();
     conn.read_body(&mut sink).await?;
     Ok((head.status, head.len, sink.received))
