@@ -103,18 +103,16 @@ vars = setmetatable({}, {
   end,
   __newindex = function(t, name, value)
     local name_type = check_name(name)
+    -- Forgotten first: whatever fails below (a value Rust refuses, memory), nothing stale stays.
+    -- `vars[1]` is the variable "1".
+    forget(name_type == "string" and name or tostring(name))
     local stored = var_set(t, name, value)
-    if name_type ~= "string" then
-      -- `vars[1]` is the variable "1": forget that spelling of it.
-      forget(tostring(name))
-    elseif not stored then
-      forget(name)
-    elseif value == nil then
-      keep(name, NONE)
-    elseif type(value) == "string" and #value <= MAX_LEN then
-      keep(name, value)
-    else
-      forget(name)
+    if stored and name_type == "string" then
+      if value == nil then
+        keep(name, NONE)
+      elseif type(value) == "string" and #value <= MAX_LEN then
+        keep(name, value)
+      end
     end
   end,
   __pairs = function() error("vars cannot be iterated: read the variables by name", 2) end,
