@@ -55,36 +55,15 @@ end
 
 -- `vars`: text values read or written are kept here, by name, so that reading them again is a
 -- table lookup instead of a call into Rust (the hot path of a scripted step). The runner empties
--- it unless no variable of the VU changed since the last run ended (see vm.rs). Lists, numbers
--- and booleans are not kept (Rust converts those); neither are names the VU has no variable for
--- (writes to them are dropped), nor long values. NONE marks a variable known to be unset.
+-- it unless no variable of the VU changed since the last run ended (see vm.rs). Kept: strings
+-- written to a variable the VU has (var_set says so), and up to MAX_KEPT values read (strings of
+-- up to MAX_LEN bytes, and NONE for a variable known to be unset). Lists, numbers and booleans
+-- are not kept (Rust converts those). The metamethods are written out flat: with the
+-- instruction budget's hook set, every Lua instruction and call here costs.
 local var_get, var_set = host.var_get, host.var_set
 local NONE = {}
 local MAX_KEPT, MAX_LEN = 64, 1024
 local kept, kept_count = {}, 0
-
-local function keep(name, value)
-  if kept[name] == nil then
-    if kept_count >= MAX_KEPT then return end
-    kept_count = kept_count + 1
-  end
-  kept[name] = value
-end
-
-local function forget(name)
-  if kept[name] ~= nil then
-    kept[name] = nil
-    kept_count = kept_count - 1
-  end
-end
-
-local function check_name(name)
-  local t = type(name)
-  if t ~= "string" and t ~= "number" then
-    error("vars: variable names must be strings, not a " .. t, 3)
-  end
-  return t
-end
 
 vars = setmetatable({}, {
   __index = function(t, name)
@@ -93,26 +72,33 @@ vars = setmetatable({}, {
       if v == NONE then return nil end
       return v
     end
-    check_name(name)
+    -- Rust checks the name (and says what is wrong with it).
     v = var_get(t, name)
-    if type(name) == "string" then
-      if v == nil then keep(name, NONE)
-      elseif type(v) == "string" and #v <= MAX_LEN then keep(name, v) end
+    if kept_count < MAX_KEPT and type(name) == "string" then
+      if v == nil then
+        kept[name] = NONE
+        kept_count = kept_count + 1
+      elseif type(v) == "string" and #v <= MAX_LEN then
+        kept[name] = v
+        kept_count = kept_count + 1
+      end
     end
     return v
   end,
+  -- var_set returns 1 when the variable was stored, 2 when stored under a number (`vars[1]` is
+  -- the variable "1", kept under another key: everything is forgotten), 0 when the VU has no
+  -- such variable. Forgotten before the call: whatever fails, nothing stale stays.
   __newindex = function(t, name, value)
-    local name_type = check_name(name)
-    -- Forgotten first: whatever fails below (a value Rust refuses, memory), nothing stale stays.
-    -- `vars[1]` is the variable "1".
-    forget(name_type == "string" and name or tostring(name))
+    if kept[name] ~= nil then kept[name] = nil end
     local stored = var_set(t, name, value)
-    if stored and name_type == "string" then
+    if stored == 1 then
       if value == nil then
-        keep(name, NONE)
-      elseif type(value) == "string" and #value <= MAX_LEN then
-        keep(name, value)
+        kept[name] = NONE
+      elseif type(value) == "string" then
+        kept[name] = value
       end
+    elseif stored == 2 then
+      kept, kept_count = {}, 0
     end
   end,
   __pairs = function() error("vars cannot be iterated: read the variables by name", 2) end,
