@@ -28,11 +28,11 @@ impl Host for ScriptHost<'_> {
         }
     }
 
-    fn set_var(&mut self, name: &str, value: OwnedValue) -> bool {
+    fn set_var(&mut self, name: &str, value: OwnedValue) {
         // Only names the plan knows have a slot; a script's `sets` gives them one, and other
         // names are readable by later scripts only through `sets`.
         let Some(slot) = self.slots.get(name) else {
-            return false;
+            return;
         };
         let value = match value {
             OwnedValue::Text(t) => Some(Value::Text(t)),
@@ -40,11 +40,6 @@ impl Host for ScriptHost<'_> {
             OwnedValue::Unset => None,
         };
         self.vars.set(slot, value);
-        true
-    }
-
-    fn vars_version(&self) -> Option<u64> {
-        Some(self.vars.version())
     }
 
     fn response(&self) -> Option<Response<'_>> {

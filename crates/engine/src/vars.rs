@@ -67,15 +67,12 @@ impl Slots {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Vars {
     values: Vec<Option<Value>>,
-    /// Counts changes: a script's interpreter keeps the values it read while this stays put.
-    version: u64,
 }
 
 impl Vars {
     pub fn new(slots: usize) -> Vars {
         Vars {
             values: vec![None; slots],
-            version: 0,
         }
     }
 
@@ -88,12 +85,6 @@ impl Vars {
             self.values.resize(slot + 1, None);
         }
         self.values[slot] = value;
-        self.version += 1;
-    }
-
-    /// Changes whenever a variable is set or unset.
-    pub fn version(&self) -> u64 {
-        self.version
     }
 }
 

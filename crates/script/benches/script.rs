@@ -20,15 +20,13 @@ struct BenchHost {
     counter: f64,
     headers: http::HeaderMap,
     body: Vec<u8>,
-    /// Counts variable changes, as the engine's user state does.
-    version: u64,
 }
 
 impl Host for BenchHost {
     fn var(&self, name: &str) -> Option<Value<'_>> {
         (name == "count").then_some(Value::Text(&self.count))
     }
-    fn set_var(&mut self, name: &str, value: OwnedValue) -> bool {
+    fn set_var(&mut self, name: &str, value: OwnedValue) {
         if let OwnedValue::Text(text) = value {
             if name == "count" {
                 self.count = text;
@@ -36,11 +34,6 @@ impl Host for BenchHost {
                 self.seen = Some(text);
             }
         }
-        self.version += 1;
-        true
-    }
-    fn vars_version(&self) -> Option<u64> {
-        Some(self.version)
     }
     fn response(&self) -> Option<Response<'_>> {
         Some(Response {
@@ -124,7 +117,6 @@ fn main() {
         counter: 0.0,
         headers: http::HeaderMap::new(),
         body: b"{}".to_vec(),
-        version: 0,
     };
     println!(
         "stampede-script: {n} runs per case on one VM (Lua 5.4, mlua, instruction budget hook on)"

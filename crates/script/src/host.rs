@@ -56,8 +56,7 @@ pub(crate) fn functions(lua: &Lua) -> Result<Table> {
     let texts = RefCell::new(Texts::default());
     t.raw_set(
         "var_get",
-        lua.create_function(move |lua, (_vars, key): (bool, LuaValue)| {
-            let (name, _) = var_name(lua, key)?;
+        lua.create_function(move |lua, (_vars, name): (bool, String)| {
             with_host(|host| {
                 Ok(match host.var(&name) {
                     None => None,
@@ -73,8 +72,7 @@ pub(crate) fn functions(lua: &Lua) -> Result<Table> {
     )?;
     t.raw_set(
         "var_set",
-        lua.create_function(|lua, (_vars, key, value): (bool, LuaValue, Either<BString, LuaValue>)| {
-            let (name, numbered) = var_name(lua, key)?;
+        lua.create_function(|lua, (_vars, name, value): (bool, String, Either<BString, LuaValue>)| {
             let value = match value {
                 Either::Left(text) => OwnedValue::Text(utf8(&name, text.into(), None)?),
                 Either::Right(LuaValue::Nil) => OwnedValue::Unset,
@@ -87,12 +85,10 @@ pub(crate) fn functions(lua: &Lua) -> Result<Table> {
                     )));
                 }
             };
-            // What `vars` in prelude.lua may keep (see there).
-            with_host(|host| Ok(match (host.set_var(&name, value), numbered) {
-                (false, _) => 0,
-                (true, false) => 1,
-                (true, true) => 2,
-            }))
+            with_host(|host| {
+                host.set_var(&name, value);
+                Ok(())
+            })
         })?,
     )?;
     t.raw_set(
@@ -205,19 +201,6 @@ impl Texts {
             self.entries[self.next] = (name.to_owned(), text);
             self.next = (self.next + 1) % Texts::ENTRIES;
         }
-    }
-}
-
-/// The variable a `vars` key names, and whether the key was a number (`vars[1]` is the
-/// variable "1").
-fn var_name(lua: &Lua, key: LuaValue) -> Result<(String, bool)> {
-    match key {
-        LuaValue::String(s) => Ok((s.to_str()?.to_owned(), false)),
-        LuaValue::Integer(_) | LuaValue::Number(_) => Ok((lua.unpack(key)?, true)),
-        other => Err(Error::runtime(format!(
-            "vars: variable names must be strings, not a {}",
-            other.type_name()
-        ))),
     }
 }
 

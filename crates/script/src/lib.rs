@@ -42,10 +42,8 @@
 //! `vars[name]` works the same for computed names (a number is used as its text). Values must be
 //! valid UTF-8 text: encode binary data first (`base64_encode`). Objects cannot be stored as such:
 //! store `json.encode(t)` and read it back with `json.decode(vars.name)`. `vars` cannot be
-//! iterated with `pairs`. Reads always see the VU's current values: the interpreter keeps the
-//! text values its scripts read and write (up to 64 names, 1 KiB each) only while no variable of
-//! the VU changes elsewhere (see [`Host::vars_version`]), so a token read on every iteration costs
-//! a table lookup, not a call into the engine.
+//! iterated with `pairs`. Every read asks the VU afresh: keep a value in a `local` when a script
+//! uses it many times.
 //!
 //! ## The last response: `response`
 //!
@@ -125,9 +123,8 @@
 //!         (name == "count").then_some(())?;
 //!         self.count.as_deref().map(Value::Text)
 //!     }
-//!     fn set_var(&mut self, name: &str, value: OwnedValue) -> bool {
+//!     fn set_var(&mut self, name: &str, value: OwnedValue) {
 //!         if let ("count", OwnedValue::Text(text)) = (name, value) { self.count = Some(text) }
-//!         name == "count"
 //!     }
 //!     fn response(&self) -> Option<Response<'_>> { None }
 //!     fn fail(&mut self, _message: String) {}
@@ -211,18 +208,8 @@ impl Headers for http::HeaderMap {
 pub trait Host {
     /// The variable `name`, or `None` when it is not set.
     fn var(&self, name: &str) -> Option<Value<'_>>;
-    /// Sets (or with [`OwnedValue::Unset`] removes) the variable `name`. Returns whether the
-    /// host holds such a variable (`false`: the value was dropped, and reads stay `None`).
-    fn set_var(&mut self, name: &str, value: OwnedValue) -> bool;
-    /// A number that changes whenever any variable changes, through [`set_var`](Self::set_var)
-    /// or otherwise; `None` (the default) when the host does not keep one.
-    ///
-    /// With it, an interpreter keeps the text values its scripts read and write, and hands them
-    /// out again on later runs while the number has not changed since the last run ended:
-    /// `vars.name` is then a table lookup in Lua instead of a call into the host.
-    fn vars_version(&self) -> Option<u64> {
-        None
-    }
+    /// Sets (or with [`OwnedValue::Unset`] removes) the variable `name`.
+    fn set_var(&mut self, name: &str, value: OwnedValue);
     /// The last response, or `None` before the VU's first request.
     fn response(&self) -> Option<Response<'_>>;
     /// Records a failed check named after the running script, with the script's message.

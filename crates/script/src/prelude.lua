@@ -53,54 +53,10 @@ local function describe(v)
   return "a " .. t
 end
 
--- `vars`: text values read or written are kept here, by name, so that reading them again is a
--- table lookup instead of a call into Rust (the hot path of a scripted step). The runner empties
--- it unless no variable of the VU changed since the last run ended (see vm.rs). Kept: strings
--- written to a variable the VU has (var_set says so), and up to MAX_KEPT values read (strings of
--- up to MAX_LEN bytes, and NONE for a variable known to be unset). Lists, numbers and booleans
--- are not kept (Rust converts those). The metamethods are written out flat: with the
--- instruction budget's hook set, every Lua instruction and call here costs.
-local var_get, var_set = host.var_get, host.var_set
-local NONE = {}
-local MAX_KEPT, MAX_LEN = 64, 1024
-local kept, kept_count = {}, 0
-
+-- `vars` and `metrics` call Rust directly (no Lua wrapper): they are the hot path.
 vars = setmetatable({}, {
-  __index = function(t, name)
-    local v = kept[name]
-    if v ~= nil then
-      if v == NONE then return nil end
-      return v
-    end
-    -- Rust checks the name (and says what is wrong with it).
-    v = var_get(t, name)
-    if kept_count < MAX_KEPT and type(name) == "string" then
-      if v == nil then
-        kept[name] = NONE
-        kept_count = kept_count + 1
-      elseif type(v) == "string" and #v <= MAX_LEN then
-        kept[name] = v
-        kept_count = kept_count + 1
-      end
-    end
-    return v
-  end,
-  -- var_set returns 1 when the variable was stored, 2 when stored under a number (`vars[1]` is
-  -- the variable "1", kept under another key: everything is forgotten), 0 when the VU has no
-  -- such variable. Forgotten before the call: whatever fails, nothing stale stays.
-  __newindex = function(t, name, value)
-    if kept[name] ~= nil then kept[name] = nil end
-    local stored = var_set(t, name, value)
-    if stored == 1 then
-      if value == nil then
-        kept[name] = NONE
-      elseif type(value) == "string" then
-        kept[name] = value
-      end
-    elseif stored == 2 then
-      kept, kept_count = {}, 0
-    end
-  end,
+  __index = host.var_get,
+  __newindex = host.var_set,
   __pairs = function() error("vars cannot be iterated: read the variables by name", 2) end,
   __metatable = "vars",
 })
@@ -133,10 +89,7 @@ end
 
 metrics = { counter = host.counter, trend = host.trend, gauge = host.gauge }
 
-return function(chunk, has_response, keep_vars)
-  if not keep_vars and kept_count > 0 then
-    kept, kept_count = {}, 0
-  end
+return function(chunk, has_response)
   if has_response then response = RESPONSE else response = nil end
   chunk()
 end

@@ -105,11 +105,8 @@ pub struct Vm {
     scripts: Arc<Scripts>,
     /// Compiled chunks, by script index, compiled on first use.
     chunks: Vec<Option<Function>>,
-    /// The prelude's runner: `runner(chunk, has_response, keep_vars)`.
+    /// The prelude's runner: `runner(chunk, has_response)`.
     runner: Function,
-    /// The host's [`Host::vars_version`] when the last run ended without an error: while it is
-    /// unchanged, the values `vars` keeps in Lua are the host's.
-    synced: Option<u64>,
     budget: Arc<Budget>,
     memory_message: String,
 }
@@ -196,7 +193,6 @@ impl Vm {
             scripts,
             chunks,
             runner,
-            synced: None,
             budget,
             memory_message,
         })
@@ -216,17 +212,7 @@ impl Vm {
         let chunk = self.chunk(id)?;
         self.budget.reset();
         let has_response = host.response().is_some();
-        let version = host.vars_version();
-        let keep_vars = version.is_some() && version == self.synced;
-        let result = host::with_host_set(host, || {
-            self.runner.call::<()>((chunk, has_response, keep_vars))
-        });
-        // After an error (an instruction budget cut between a host write and its copy in Lua,
-        // say) nothing kept is trusted.
-        self.synced = match &result {
-            Ok(()) => host.vars_version(),
-            Err(_) => None,
-        };
+        let result = host::with_host_set(host, || self.runner.call::<()>((chunk, has_response)));
         result.map_err(|e| self.error(&e, id))
     }
 

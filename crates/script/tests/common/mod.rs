@@ -14,14 +14,6 @@ pub struct TestHost {
     pub failures: Vec<String>,
     /// ("counter" | "trend" | "gauge", name, value), in call order.
     pub metrics: Vec<(&'static str, String, f64)>,
-    /// `Some`: the host counts variable changes ([`Host::vars_version`]), bumped by `set_var`;
-    /// a test that changes `vars` directly bumps it too (or not, to see what a host that forgot
-    /// would get).
-    pub version: Option<u64>,
-    /// Names the host has a variable for; empty: every name.
-    pub known: Vec<String>,
-    /// `var` calls so far.
-    pub reads: std::cell::Cell<usize>,
 }
 
 impl TestHost {
@@ -41,28 +33,17 @@ impl TestHost {
 
 impl Host for TestHost {
     fn var(&self, name: &str) -> Option<Value<'_>> {
-        self.reads.set(self.reads.get() + 1);
         match self.vars.get(name)? {
             OwnedValue::Text(t) => Some(Value::Text(t)),
             OwnedValue::List(l) => Some(Value::List(l)),
             OwnedValue::Unset => None,
         }
     }
-    fn set_var(&mut self, name: &str, value: OwnedValue) -> bool {
-        if !self.known.is_empty() && !self.known.iter().any(|k| k == name) {
-            return false;
-        }
+    fn set_var(&mut self, name: &str, value: OwnedValue) {
         match value {
             OwnedValue::Unset => self.vars.remove(name),
             value => self.vars.insert(name.to_owned(), value),
         };
-        if let Some(v) = &mut self.version {
-            *v += 1;
-        }
-        true
-    }
-    fn vars_version(&self) -> Option<u64> {
-        self.version
     }
     fn response(&self) -> Option<Response<'_>> {
         self.response
