@@ -763,6 +763,21 @@ mod tests {
         assert!(listed.passes(201) && !listed.passes(204));
     }
 
+    /// (reads_headers, raw_head, reads_body) of the first scenario's requests.
+    fn what_requests_keep(yaml: &str) -> Vec<(bool, bool, bool)> {
+        let loaded = stampede_scenario::load_str(yaml, "t.yaml", &Default::default())
+            .expect("a valid scenario");
+        let prepared = PreparedPlan::new(&loaded.plan).expect("prepares");
+        (prepared.scenarios[0].steps.iter())
+            .filter_map(|a| match a {
+                PreparedAction::Request(step) => {
+                    Some((step.reads_headers, step.raw_head, step.reads_body))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Which steps keep all response headers: only what reads them pays for them.
     #[test]
     fn only_steps_that_read_headers_keep_them() {
@@ -788,18 +803,9 @@ scenarios:
       - get: /page
         resources: true
 "#;
-        let loaded = stampede_scenario::load_str(yaml, "t.yaml", &Default::default())
-            .expect("a valid scenario");
-        let prepared = PreparedPlan::new(&loaded.plan).expect("prepares");
-        let reads: Vec<(bool, bool)> = (prepared.scenarios[0].steps.iter())
-            .map(|a| match a {
-                PreparedAction::Request(step) => {
-                    assert!(!step.raw_head, "no scripts, no raw heads");
-                    (step.reads_headers, step.reads_body)
-                }
-                other => panic!("not a request: {other:?}"),
-            })
-            .collect();
+        let kept = what_requests_keep(yaml);
+        assert!(kept.iter().all(|k| !k.1), "no scripts, no raw heads");
+        let reads: Vec<(bool, bool)> = kept.iter().map(|k| (k.0, k.2)).collect();
         assert_eq!(
             reads,
             [
@@ -830,18 +836,8 @@ scenarios:
         expect: { header_exists: etag }
       - script: "local s = response.status"
 "#;
-        let loaded = stampede_scenario::load_str(yaml, "t.yaml", &Default::default())
-            .expect("a valid scenario");
-        let prepared = PreparedPlan::new(&loaded.plan).expect("prepares");
-        let reads: Vec<(bool, bool, bool)> = (prepared.scenarios[0].steps.iter())
-            .filter_map(|a| match a {
-                PreparedAction::Request(step) => {
-                    Some((step.reads_headers, step.raw_head, step.reads_body))
-                }
-                _ => None,
-            })
-            .collect();
-        assert_eq!(reads, [(false, true, true), (true, false, true)]);
+        let kept = what_requests_keep(yaml);
+        assert_eq!(kept, [(false, true, true), (true, false, true)]);
     }
 
     #[test]
