@@ -184,8 +184,8 @@ impl H1Conn {
         result
     }
 
-    /// Reads the response head of the request just written. `all_headers` keeps every response
-    /// header; `head_request` says the response has no body.
+    /// Reads the response head of the request just written. `keep` says what of it is kept;
+    /// `head_request` says the response has no body.
     pub async fn read_head(&mut self, keep: Keep, head_request: bool) -> Result<Head, H1Error> {
         let result = self.receive_head(keep, head_request).await;
         self.done |= result.is_err();
