@@ -68,30 +68,11 @@ impl Host for ScriptHost<'_> {
     }
 }
 
-/// `response:header(name)`: from the head's bytes when the client kept them instead of a
-/// header map (see [`crate::prepare::PreparedStep::raw_head`]).
+/// `response:header(name)`.
 impl Headers for LastResponse {
     fn get(&self, name: &str) -> Option<&[u8]> {
-        if self.raw_head.is_empty() {
-            return self.headers.get(name).map(http::HeaderValue::as_bytes);
-        }
-        raw_header(&self.raw_head, name)
+        self.header(name)
     }
-}
-
-/// The first value of header `name` in an HTTP/1.1 response head that httparse accepted: the
-/// status line, then `name: value` lines (CRLF or LF), up to the empty line.
-fn raw_header<'a>(head: &'a [u8], name: &str) -> Option<&'a [u8]> {
-    (head.split(|&b| b == b'\n').skip(1))
-        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
-        .take_while(|line| !line.is_empty())
-        .find_map(|line| {
-            let colon = line.iter().position(|&b| b == b':')?;
-            let (field, value) = line.split_at(colon);
-            field
-                .eq_ignore_ascii_case(name.as_bytes())
-                .then(|| value[1..].trim_ascii())
-        })
 }
 
 impl User<'_> {
@@ -152,27 +133,5 @@ impl User<'_> {
             message: &message,
         };
         record::lock(self.shard).record(row, &outcome);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::raw_header;
-
-    #[test]
-    fn raw_header_finds_the_first_value_in_any_case() {
-        let head = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nX-Id:  42 \r\nx-id: 43\r\n\
-                     Empty:\r\n\r\n";
-        assert_eq!(raw_header(head, "x-id"), Some(&b"42"[..]));
-        assert_eq!(raw_header(head, "SERVER"), Some(&b"nginx"[..]));
-        assert_eq!(raw_header(head, "empty"), Some(&b""[..]));
-        assert_eq!(raw_header(head, "missing"), None);
-        assert_eq!(
-            raw_header(head, "HTTP/1.1 200 OK"),
-            None,
-            "not the status line"
-        );
-        let lf = b"HTTP/1.1 204 No Content\nA: 1\n\nA: body";
-        assert_eq!(raw_header(lf, "a"), Some(&b"1"[..]));
     }
 }

@@ -135,6 +135,16 @@ pub(crate) struct LastResponse {
 }
 
 impl LastResponse {
+    /// The first value of its header `name` (any case): from the head as received when the
+    /// client kept that instead of a header map.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        if self.raw_head.is_empty() {
+            stampede_script::Headers::get(&self.headers, name)
+        } else {
+            h1::header_value(&self.raw_head, name)
+        }
+    }
+
     /// The URL it came from, as `scheme://host[:port]/path?query` (built on demand: only
     /// resource fetching needs it).
     pub fn url(&self) -> String {

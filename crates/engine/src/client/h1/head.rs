@@ -115,6 +115,19 @@ pub(crate) struct ResponseHead {
     pub close: bool,
 }
 
+/// The first value of header `name` (any case) in `head`, a complete response head as received
+/// (kept for scripts: see [`super::Keep::Raw`]), parsed again only when a script asks.
+pub(crate) fn header_value<'a>(head: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    let mut fields = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut []);
+    (httparse::ParserConfig::default())
+        .parse_response_with_uninit_headers(&mut response, head, &mut fields)
+        .ok()?;
+    (response.headers.iter())
+        .find(|field| field.name.eq_ignore_ascii_case(name))
+        .map(|field| field.value)
+}
+
 /// Parses the response head at the start of `input`: `Ok(None)` while it is incomplete.
 /// `all_headers` keeps every header; `head_request` means the response has no body whatever its
 /// headers say.

@@ -184,3 +184,20 @@ fn invalid_heads_say_what_is_wrong() {
     .unwrap_err();
     assert!(error.0.contains("more than 128"), "{error:?}");
 }
+
+#[test]
+fn header_value_finds_the_first_value_in_any_case() {
+    let head = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nX-Id:  42 \r\nx-id: 43\r\n\
+                 Empty:\r\n\r\n";
+    assert_eq!(header_value(head, "x-id"), Some(&b"42"[..]));
+    assert_eq!(header_value(head, "SERVER"), Some(&b"nginx"[..]));
+    assert_eq!(header_value(head, "empty"), Some(&b""[..]));
+    assert_eq!(header_value(head, "missing"), None);
+    assert_eq!(
+        header_value(head, "HTTP/1.1 200 OK"),
+        None,
+        "not the status line"
+    );
+    let lf = b"HTTP/1.1 204 No Content\nA: 1\n\nA: body";
+    assert_eq!(header_value(lf, "a"), Some(&b"1"[..]));
+}

@@ -20,7 +20,7 @@ use super::stream::Stream;
 use buffer::ReadBuf;
 pub(crate) use buffer::WriteBuf;
 use framing::Decoder;
-pub(crate) use head::{RequestHead, encode_request};
+pub(crate) use head::{RequestHead, encode_request, header_value};
 use http::HeaderMap;
 use stampede_metrics::ErrorKind;
 use std::io;
