@@ -3,6 +3,7 @@
 //! reference-counted values.
 
 use crate::EngineError;
+use crate::client::Keep;
 use crate::vars::{Compiled, Slots};
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
@@ -166,12 +167,11 @@ pub(crate) struct PreparedStep {
     /// Whether something reads this step's response body, so its first `max_body` bytes are
     /// kept; otherwise the body is only counted.
     pub reads_body: bool,
-    /// Whether something reads the final response's headers (header checks, header and cookie
-    /// extraction, embedded resources); otherwise only `Set-Cookie` and `Location` are kept.
-    pub reads_headers: bool,
-    /// A plan with scripts, on a step that does not read headers: an HTTP/1.1 response's head
-    /// is kept as received for `response:header(name)` (see [`crate::client::LastResponse`]).
-    pub raw_head: bool,
+    /// What of the final response's head is kept: every header when something reads them
+    /// (header checks, header and cookie extraction, embedded resources); in a plan with
+    /// scripts, otherwise, the HTTP/1.1 head as received for `response:header(name)` (see
+    /// [`crate::client::LastResponse`]); else only `Set-Cookie` and `Location`.
+    pub keep: Keep,
     /// Parts rendered per request from the user's variables (`None`: a fully static step).
     pub dynamic: Option<Box<Dynamic>>,
     /// Body, JSON and header checks, with their names.
@@ -661,8 +661,11 @@ impl Builder<'_> {
             think_time: step.think_time.unwrap_or(think_time),
             check: Check::new(&step.expect),
             reads_body,
-            reads_headers,
-            raw_head: self.scripted && !reads_headers,
+            keep: match (reads_headers, self.scripted) {
+                (true, _) => Keep::All,
+                (false, true) => Keep::Raw,
+                (false, false) => Keep::Cookies,
+            },
             dynamic: is_dynamic.then(|| Box::new(dynamic)),
             checks,
             max_duration_us: step
@@ -700,8 +703,7 @@ impl Builder<'_> {
             think_time: ThinkTime::None,
             check: Check::new(&Expect::default()),
             reads_body: false,
-            reads_headers: false,
-            raw_head: false,
+            keep: Keep::Cookies,
             dynamic: None,
             checks: Vec::new(),
             max_duration_us: None,
@@ -763,16 +765,23 @@ mod tests {
         assert!(listed.passes(201) && !listed.passes(204));
     }
 
-    /// (reads_headers, raw_head, reads_body) of the first scenario's requests.
-    fn what_requests_keep(yaml: &str) -> Vec<(bool, bool, bool)> {
-        let loaded = stampede_scenario::load_str(yaml, "t.yaml", &Default::default())
+    /// (every header kept, raw head kept, body kept) of the requests of a one-scenario plan made
+    /// of `steps` (YAML list items, indented for `steps:`).
+    fn what_requests_keep(steps: &str) -> Vec<(bool, bool, bool)> {
+        let yaml = format!(
+            "version: 1\ntarget: http://127.0.0.1:9\nload: {{ users: 1, duration: 1s }}\n\
+             scenarios:\n  - name: s\n    steps:\n{steps}"
+        );
+        let loaded = stampede_scenario::load_str(&yaml, "t.yaml", &Default::default())
             .expect("a valid scenario");
         let prepared = PreparedPlan::new(&loaded.plan).expect("prepares");
         (prepared.scenarios[0].steps.iter())
             .filter_map(|a| match a {
-                PreparedAction::Request(step) => {
-                    Some((step.reads_headers, step.raw_head, step.reads_body))
-                }
+                PreparedAction::Request(step) => Some((
+                    step.keep == Keep::All,
+                    step.keep == Keep::Raw,
+                    step.reads_body,
+                )),
                 _ => None,
             })
             .collect()
@@ -781,14 +790,7 @@ mod tests {
     /// Which steps keep all response headers: only what reads them pays for them.
     #[test]
     fn only_steps_that_read_headers_keep_them() {
-        let yaml = r#"
-version: 1
-target: http://127.0.0.1:9
-load: { users: 1, duration: 1s }
-scenarios:
-  - name: s
-    steps:
-      - get: /plain
+        let steps = r#"      - get: /plain
       - get: /status
         expect: { status: 200 }
       - get: /body
@@ -803,7 +805,7 @@ scenarios:
       - get: /page
         resources: true
 "#;
-        let kept = what_requests_keep(yaml);
+        let kept = what_requests_keep(steps);
         assert!(kept.iter().all(|k| !k.1), "no scripts, no raw heads");
         let reads: Vec<(bool, bool)> = kept.iter().map(|k| (k.0, k.2)).collect();
         assert_eq!(
@@ -824,19 +826,12 @@ scenarios:
     /// head's bytes unless the step keeps a header map anyway.
     #[test]
     fn a_scripted_plan_keeps_bodies_and_raw_heads() {
-        let yaml = r#"
-version: 1
-target: http://127.0.0.1:9
-load: { users: 1, duration: 1s }
-scenarios:
-  - name: s
-    steps:
-      - get: /plain
+        let steps = r#"      - get: /plain
       - get: /header-check
         expect: { header_exists: etag }
       - script: "local s = response.status"
 "#;
-        let kept = what_requests_keep(yaml);
+        let kept = what_requests_keep(steps);
         assert_eq!(kept, [(false, true, true), (true, false, true)]);
     }
 

@@ -31,7 +31,8 @@ use body::BodySink;
 use bytes::{Bytes, BytesMut};
 use conn::{Connector, micros};
 use error::Fail;
-use h1::{Head, Keep};
+use h1::Head;
+pub(crate) use h1::Keep;
 use http::Method;
 use http::header::{self, HeaderMap, HeaderValue};
 use pool::OriginPool;
@@ -128,7 +129,7 @@ pub(crate) struct LastResponse {
     /// Its headers: every one when the step reads them, else `Set-Cookie` and `Location`.
     pub headers: HeaderMap,
     /// The HTTP/1.1 head as received, when only a script might read a header (see
-    /// [`PreparedStep::raw_head`]); empty otherwise. When set, it has every header.
+    /// [`PreparedStep::keep`]); empty otherwise. When set, it has every header.
     pub raw_head: Vec<u8>,
     /// Whether the body was longer than what was kept (`max_body`).
     pub truncated: bool,
@@ -356,7 +357,7 @@ impl Client {
                 && redirects < self.shared.max_redirects
                 && redirect::is_redirect(status)
                 && head.headers.contains_key(header::LOCATION);
-            if !redirect_to && (step.reads_headers || step.reads_body || step.raw_head) {
+            if !redirect_to && (step.reads_body || step.keep != Keep::Cookies) {
                 self.last.status = status;
                 self.last.truncated = sink_truncated;
                 // The final response: its headers and URI are not needed here any more.
@@ -402,14 +403,7 @@ impl Client {
                 .await?;
             let conn = slot.conn.as_mut().expect("just acquired");
             let headers = self.headers.as_ref().unwrap_or(&step.headers);
-            let keep = if step.reads_headers {
-                Keep::All
-            } else if step.raw_head {
-                Keep::Raw
-            } else {
-                Keep::Cookies
-            };
-            let (size, sent) = conn.send(hop, headers, &slot.origin, keep).await;
+            let (size, sent) = conn.send(hop, headers, &slot.origin, step.keep).await;
             if !counted {
                 *bytes_out += size;
                 counted = true;
