@@ -35,6 +35,8 @@ if [[ ! "$CONNECTIONS" =~ ^[1-9][0-9]*$ ]] || ((CONNECTIONS > 1000)); then
     echo "BENCH_CONNECTIONS must be 1..1000 (got '$CONNECTIONS')" >&2
     exit 2
 fi
+# shellcheck source=bench/lib/rounds.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/rounds.sh"
 log() { printf '==> %s\n' "$*" >&2; }
 
 missing=()
@@ -74,11 +76,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/pinned.sh"
 LOADAVG="$(cut -d' ' -f1-3 /proc/loadavg)"
 start_nginx
 
-ROUNDS="${BENCH_ROUNDS:-1}"
-if [[ ! "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || ((ROUNDS > 20)); then
-    echo "BENCH_ROUNDS must be 1..20 (got '$ROUNDS')" >&2
-    exit 2
-fi
 RUNS=(wrk plain:get flow:flow script:script)
 ROWS=() # round|name|requests|user|sys|errors
 for ((round = 1; round <= ROUNDS; round++)); do
@@ -136,15 +133,11 @@ cpu100k() { awk -v u="$2" -v s="$3" -v n="$1" 'BEGIN {printf "%.3f", (u + s) * 1
         echo "Extra CPU over \`plain\` of the same round, median over the $ROUNDS rounds (range):"
         echo
         for name in flow script; do
-            awk -v t="$name" 'BEGIN {n = 0} $1 == t {v[n] = $2; n++}
-                END {
-                    if (n == 0) exit
-                    for (i = 1; i < n; i++) for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
-                        x = v[j]; v[j] = v[j - 1]; v[j - 1] = x
-                    }
-                    m = n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2
-                    printf "- %s: **%.2f µs**%s (%.2f to %.2f µs)\n", t, m, t == "script" ? " per script step" : " per request", v[0], v[n - 1]
-                }' "$WORK/extra.txt"
+            read -r n m lo hi < <(median_of "$WORK/extra.txt" "$name" 2)
+            ((n > 0)) || continue
+            per="per request"
+            [[ "$name" == script ]] && per="per script step"
+            printf -- '- %s: **%.2f µs** %s (%.2f to %.2f µs)\n' "$name" "$m" "$per" "$lo" "$hi"
         done
     fi
 } | tee "bench/out/flow-$(date -u +%Y%m%dT%H%M%SZ).md"

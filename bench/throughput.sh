@@ -38,11 +38,8 @@ if [[ ! "$DURATION" =~ ^[1-9][0-9]*s$ ]] || ((${DURATION%s} > 600)); then
     echo "BENCH_DURATION must be whole seconds between 1s and 600s, e.g. 10s (got '$DURATION')" >&2
     exit 2
 fi
-ROUNDS="${BENCH_ROUNDS:-1}"
-if [[ ! "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || ((ROUNDS > 20)); then
-    echo "BENCH_ROUNDS must be 1..20 (got '$ROUNDS')" >&2
-    exit 2
-fi
+# shellcheck source=bench/lib/rounds.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/rounds.sh"
 if [[ ! "$CONNECTIONS" =~ ^[1-9][0-9]*$ ]] || ((CONNECTIONS > 1000)); then
     echo "BENCH_CONNECTIONS must be 1..1000 (got '$CONNECTIONS')" >&2
     exit 2
@@ -236,19 +233,15 @@ report() {
             echo "| --- | ---: | ---: | ---: |"
             for tool in $TOOLS; do
                 [[ "$tool" == wrk ]] && continue
-                awk -v t="$tool" 'BEGIN {n = 0} $1 == t {c[n] = $2; r[n] = $3; n++}
-                    function median(a, n,   i, j, x) {
-                        for (i = 1; i < n; i++) for (j = i; j > 0 && a[j - 1] > a[j]; j--) {
-                            x = a[j]; a[j] = a[j - 1]; a[j - 1] = x
-                        }
-                        return n % 2 ? a[(n - 1) / 2] : (a[n / 2 - 1] + a[n / 2]) / 2
-                    }
-                    END {
-                        if (n == 0) { printf "| %s | 0 | - | - |\n", t; exit }
-                        mc = median(c, n); lo = c[0]; hi = c[n - 1]
-                        mr = median(r, n); rlo = r[0]; rhi = r[n - 1]
-                        printf "| %s | %d | **%.2fx** (%.2fx-%.2fx) | %.2fx (%.2fx-%.2fx) |\n", t, n, mc, lo, hi, mr, rlo, rhi
-                    }' "$ratios"
+                local n mc lo hi mr rlo rhi
+                read -r n mc lo hi < <(median_of "$ratios" "$tool" 2)
+                if ((n == 0)); then
+                    echo "| $tool | 0 | - | - |"
+                    continue
+                fi
+                read -r n mr rlo rhi < <(median_of "$ratios" "$tool" 3)
+                printf '| %s | %d | **%.2fx** (%.2fx-%.2fx) | %.2fx (%.2fx-%.2fx) |\n' \
+                    "$tool" "$n" "$mc" "$lo" "$hi" "$mr" "$rlo" "$rhi"
             done
         fi
     } >"$WORK/report.md"
