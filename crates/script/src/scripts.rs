@@ -25,6 +25,8 @@ pub(crate) struct Source {
     pub(crate) chunk_name: String,
     /// The compiled chunk (Lua bytecode with debug info): every VM loads it without parsing.
     pub(crate) bytecode: Vec<u8>,
+    /// Whether the code can loop ([`may_loop`]): only then does it need the instruction budget.
+    pub(crate) may_loop: bool,
 }
 
 /// Compiled-once script sources shared by every VU of a run.
@@ -121,8 +123,21 @@ impl Source {
             origin: origin.to_owned(),
             chunk_name,
             bytecode,
+            may_loop: may_loop(code),
         })
     }
+}
+
+/// Whether Lua `code` can run any of its instructions more than once per run: it has a loop
+/// (`while`, `repeat`, `for`, `goto`) or defines a function (which could recurse, or be called by
+/// `table.sort` or a metamethod any number of times). Without those words a chunk runs straight
+/// through: each instruction at most once, plus calls into Rust and into the prelude's few Lua
+/// functions, which have no loops either (scripts cannot load code: `load` is not available).
+///
+/// Words are matched anywhere, in strings and comments too, so a doubt answers yes.
+pub(crate) fn may_loop(code: &str) -> bool {
+    code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|word| matches!(word, "while" | "repeat" | "for" | "goto" | "function"))
 }
 
 /// Why [`compile`] failed.
@@ -143,4 +158,41 @@ pub(crate) fn compile(chunk_name: &str, code: &str) -> Result<Vec<u8>, Compile> 
         .into_function()
         .map_err(Compile::Lua)?;
     Ok(function.dump(false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_loop;
+
+    #[test]
+    fn code_with_a_loop_or_a_function_may_loop() {
+        for code in [
+            "while true do end",
+            "repeat x = 1 until false",
+            "for i = 1, 10 do end",
+            "for k, v in pairs(t) do end",
+            "::top:: goto top",
+            "local f = function() end",
+            "local function f() return f() end",
+            "vars.x = 1;for i=1,2 do end",
+            // Only words count, but wherever they are: a comment or a string is a doubt.
+            "-- for each item\nvars.x = 1",
+            "vars.x = 'while'",
+        ] {
+            assert!(may_loop(code), "{code:?}");
+        }
+    }
+
+    #[test]
+    fn straight_code_cannot_loop() {
+        for code in [
+            "",
+            "vars.count = vars.count .. '1'\nif #vars.count > 20 then vars.count = '0' end",
+            "local forward, _while, functions, repeated = 1, 2, 3, 4",
+            "metrics.counter('for_each', 1)",
+            "if response.status ~= 200 then fail('status ' .. response.status) end",
+        ] {
+            assert!(!may_loop(code), "{code:?}");
+        }
+    }
 }

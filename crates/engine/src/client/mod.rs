@@ -40,8 +40,10 @@ use request::Hop;
 use slot::{Slot, StepTimings};
 use stampede_metrics::{ErrorKind, Timings};
 use stampede_scenario::{ConnectionPolicy, HttpOptions, Scheme};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::time::Sleep;
 use tokio_rustls::TlsConnector;
 
 /// Connections to origins outside the plan (redirect targets) a user keeps at most.
@@ -176,6 +178,10 @@ pub(crate) struct Client {
     last: LastResponse,
     /// Headers of the step being executed, when rendered per request.
     headers: Option<HeaderMap>,
+    /// The step timeout, kept from request to request: moving a registered timer's deadline
+    /// later is one atomic update, where a new timer per request took the timer wheel's lock
+    /// twice (~500 instructions, ~5 % of a plain GET). Created on the first request.
+    timeout: Option<Pin<Box<Sleep>>>,
 }
 
 impl Client {
@@ -204,6 +210,7 @@ impl Client {
             body: BytesMut::new(),
             last: LastResponse::default(),
             headers: None,
+            timeout: None,
         }
     }
 
@@ -278,7 +285,19 @@ impl Client {
             body_dropped: false,
             cross_origin: false,
         };
-        let result = tokio::time::timeout_at(deadline, self.run(step, first, &mut bytes_out)).await;
+        let mut timeout = match self.timeout.take() {
+            Some(mut timer) => {
+                timer.as_mut().reset(deadline);
+                timer
+            }
+            None => Box::pin(tokio::time::sleep_until(deadline)),
+        };
+        let result = tokio::select! {
+            biased;
+            done = self.run(step, first, &mut bytes_out) => Ok(done),
+            () = timeout.as_mut() => Err(()),
+        };
+        self.timeout = Some(timeout);
         let result = match result {
             Ok(Ok((status, latency_us, bytes_in))) => StepResult::Response {
                 status,

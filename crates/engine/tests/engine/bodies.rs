@@ -83,3 +83,36 @@ async fn a_body_that_stalls_is_a_timeout() {
         assert_eq!(target.count("/stall"), stats.requests, "{version:?}");
     }
 }
+
+/// A user's timeout is one timer moved from request to request: a short timeout that fired must
+/// not cut the next request, which has a longer one, and must fire again on the next stall.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_request_gets_its_own_timeout_after_a_timed_out_one() {
+    let target = TestTarget::start().await;
+    let builder = plan(target.addr()).users(1, ms(1500)).scenario(
+        "mixed",
+        1,
+        ThinkTime::Constant(Duration::ZERO),
+        vec![
+            get("stall", "/stall").timeout(ms(150)),
+            get("fast", "/").timeout(Duration::from_secs(5)),
+        ],
+    );
+    let (stall, fast) = (builder.row("mixed", "stall"), builder.row("mixed", "fast"));
+    let out = run(builder.build()).await;
+    let (stall, fast) = (out.row(stall), out.row(fast));
+    assert_eq!(fast.error_count(), 0, "{:?}", fast.error_samples);
+    assert_eq!(
+        stall.errors[ErrorKind::Timeout.index()],
+        stall.requests,
+        "{:?}",
+        stall.error_samples
+    );
+    // 150 ms per stalled request in 1.5 s: a timer that fired early would allow hundreds.
+    assert!(
+        (5..=11).contains(&stall.requests),
+        "{} stalled requests",
+        stall.requests
+    );
+    assert!(fast.requests + 1 >= stall.requests, "{}", fast.requests);
+}
