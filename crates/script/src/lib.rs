@@ -97,15 +97,19 @@
 //! with "script exceeded its instruction budget" instead of hanging the VU; `pcall` cannot catch
 //! it), and each VU's interpreter may hold at most 16 MiB. Both are set with [`Limits`]. Time
 //! spent inside one library call (a huge `string.rep`, a pathological `string.find` pattern) is
-//! not counted by the instruction budget.
+//! not counted by the instruction budget. The budget is counted by a Lua count hook, which costs
+//! on every instruction, so an interpreter whose scripts cannot loop (none has `while`,
+//! `repeat`, `for`, `goto` or `function`, even in a string or comment) runs without it: each of
+//! its instructions runs at most once per run.
 //!
 //! # Cost
 //!
 //! Measured with `cargo bench -p stampede-script` (a loaded 2-core machine, so an upper bound):
 //! a run of an empty script costs ~0.2–0.3 µs of CPU, a small script (read a variable, set one,
 //! bump a counter) ~1.1–1.6 µs, and an interpreter holds ~35 KB once created (~0.3–0.5 ms, once
-//! per VU). Under callgrind the small script is ~7,000 instructions per run. The instruction
-//! budget's hook makes pure-Lua loops about 1.5x slower; host calls and helpers are unaffected.
+//! per VU). Under callgrind the small script is ~4,600 instructions per run (~5,700 with the
+//! instruction budget's hook, which only scripts that can loop need). The hook makes pure-Lua
+//! loops about 1.5x slower; host calls and helpers are unaffected.
 //!
 //! # Rust side
 //!

@@ -281,3 +281,35 @@ fn finalizers_that_touch_vars_outside_a_run_do_not_panic() {
     assert_eq!(host.text("ok"), Some("y"));
     assert_eq!(host.text("late"), None);
 }
+
+/// The budget is there to stop endless loops: an interpreter whose scripts have no loop and define
+/// no function (each instruction runs at most once per run) goes without its per-instruction
+/// hook, so even a budget smaller than the script does not stop it.
+#[test]
+fn the_budget_applies_only_where_a_script_can_loop() {
+    let straight: String = (0..40).map(|i| format!("local v{i} = {i}\n")).collect();
+    let straight = format!("{straight}vars.done = 'yes'");
+    let limits = Limits {
+        instructions: 10,
+        ..Limits::default()
+    };
+
+    let mut scripts = Scripts::new();
+    let id = scripts.add("straight.lua", 1, &straight).unwrap();
+    let mut vm = Vm::with_limits(Arc::new(scripts), 0, limits).unwrap();
+    let mut host = TestHost::default();
+    vm.run(id, &mut host).unwrap();
+    assert_eq!(host.text("done"), Some("yes"));
+
+    // With a script that loops in the same interpreter, every script is counted.
+    let mut scripts = Scripts::new();
+    let id = scripts.add("straight.lua", 1, &straight).unwrap();
+    scripts.add("loop.lua", 1, "for i = 1, 3 do end").unwrap();
+    let mut vm = Vm::with_limits(Arc::new(scripts), 0, limits).unwrap();
+    let err = vm.run(id, &mut TestHost::default()).unwrap_err();
+    assert!(
+        err.message
+            .starts_with("script exceeded its instruction budget (10 instructions)"),
+        "{err}"
+    );
+}
