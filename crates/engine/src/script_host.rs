@@ -66,6 +66,10 @@ impl Host for ScriptHost<'_> {
     fn gauge(&mut self, name: &str, value: f64) {
         record::lock(self.shard).set_gauge(name, value);
     }
+
+    fn vars_version(&self) -> Option<u64> {
+        Some(self.vars.version())
+    }
 }
 
 /// `response:header(name)`.

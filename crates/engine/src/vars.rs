@@ -67,13 +67,21 @@ impl Slots {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Vars {
     values: Vec<Option<Value>>,
+    /// Bumped by every [`Vars::set`]: a user's Lua interpreter keeps the values its scripts
+    /// read while this stays the same (`stampede_script::Host::vars_version`).
+    version: u64,
 }
 
 impl Vars {
     pub fn new(slots: usize) -> Vars {
         Vars {
             values: vec![None; slots],
+            version: 0,
         }
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     pub fn get(&self, slot: usize) -> Option<&Value> {
@@ -85,6 +93,7 @@ impl Vars {
             self.values.resize(slot + 1, None);
         }
         self.values[slot] = value;
+        self.version += 1;
     }
 }
 

@@ -210,7 +210,14 @@ fn bad_argument(pos: usize, cause: &mlua::Error, traceback: Option<&str>) -> Str
         other => return format!("bad argument #{pos}: {other}"),
     };
     match frame {
-        Some("metamethod 'index'" | "metamethod 'newindex'") if pos == 2 => {
+        // `vars.name` reaches Rust through a metamethod or the prelude's wrapper of one.
+        Some(frame)
+            if pos == 2
+                && matches!(
+                    frame.split('\'').nth(1),
+                    Some("index" | "newindex" | "var_get" | "var_set")
+                ) =>
+        {
             format!("vars: variable names must be strings, not {got}")
         }
         Some(frame) => {

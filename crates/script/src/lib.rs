@@ -224,4 +224,11 @@ pub trait Host {
     fn trend(&mut self, name: &str, value: f64);
     /// Sets the gauge `name` to `value`.
     fn gauge(&mut self, name: &str, value: f64);
+    /// A number that changes whenever a variable is set, or `None` (the default) if the host
+    /// does not count. An interpreter keeps the text values its scripts read and wrote, so that
+    /// reading them again does not call the host; it forgets them before a run when this number
+    /// is not the one it saw at the end of its previous run (with `None`: before every run).
+    fn vars_version(&self) -> Option<u64> {
+        None
+    }
 }

@@ -53,13 +53,34 @@ local function describe(v)
   return "a " .. t
 end
 
--- `vars` and `metrics` call Rust directly (no Lua wrapper): they are the hot path.
+-- `vars`: an empty table whose reads fall through to `known`, the text values read or written
+-- in this interpreter (a plain table lookup, no call into Rust), and from there to Rust. Writes
+-- always go to Rust, which says whether it now holds that text. The runner empties `known` when
+-- the user's variables changed outside the scripts (see vm.rs). Lists are never kept: each
+-- read gives a new table.
+local var_get, var_set, rawget, rawset, next = host.var_get, host.var_set, rawget, rawset, next
+local known = setmetatable({}, {
+  __index = function(t, name)
+    local value = var_get(t, name)
+    if type(value) == "string" then rawset(t, name, value) end
+    return value
+  end,
+})
 vars = setmetatable({}, {
-  __index = host.var_get,
-  __newindex = host.var_set,
+  __index = known,
+  __newindex = function(t, name, value)
+    if var_set(t, name, value) and type(value) == "string" then
+      rawset(known, name, value)
+    elseif rawget(known, name) ~= nil then
+      rawset(known, name, nil)
+    end
+  end,
   __pairs = function() error("vars cannot be iterated: read the variables by name", 2) end,
   __metatable = "vars",
 })
+local function forget()
+  for name in next, known do known[name] = nil end
+end
 
 local status, body, header, body_json = host.status, host.body, host.header, host.json
 local methods = {
@@ -89,7 +110,8 @@ end
 
 metrics = { counter = host.counter, trend = host.trend, gauge = host.gauge }
 
-return function(chunk, has_response)
+return function(chunk, has_response, fresh)
+  if fresh then forget() end
   if has_response then response = RESPONSE else response = nil end
   chunk()
 end

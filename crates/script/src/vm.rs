@@ -105,10 +105,14 @@ pub struct Vm {
     scripts: Arc<Scripts>,
     /// Compiled chunks, by script index, compiled on first use.
     chunks: Vec<Option<Function>>,
-    /// The prelude's runner: `runner(chunk, has_response)`.
+    /// The prelude's runner: `runner(chunk, has_response, fresh)` (`fresh`: forget the kept
+    /// `vars` values first).
     runner: Function,
     budget: Arc<Budget>,
     memory_message: String,
+    /// The host's [`Host::vars_version`] at the end of the last run: while it is unchanged, the
+    /// values the prelude keeps for `vars` reads are the host's.
+    vars_seen: Option<u64>,
 }
 
 impl std::fmt::Debug for Vm {
@@ -199,6 +203,7 @@ impl Vm {
             runner,
             budget,
             memory_message,
+            vars_seen: None,
         })
     }
 
@@ -216,7 +221,18 @@ impl Vm {
         let chunk = self.chunk(id)?;
         self.budget.reset();
         let has_response = host.response().is_some();
-        let result = host::with_host_set(host, || self.runner.call::<()>((chunk, has_response)));
+        let version = host.vars_version();
+        let fresh = version.is_none() || version != self.vars_seen;
+        let result = host::with_host_set(host, || {
+            self.runner.call::<()>((chunk, has_response, fresh))
+        });
+        // A run stopped by an error may have left a value unkept or stale (between the host call
+        // and the prelude's bookkeeping): the next run starts afresh.
+        self.vars_seen = if result.is_ok() {
+            host.vars_version()
+        } else {
+            None
+        };
         result.map_err(|e| self.error(&e, id))
     }
 

@@ -58,6 +58,83 @@ fn vars_reads_follow_the_host_across_runs_many_names_and_long_values() {
     }
 }
 
+/// With a host that counts its changes, text values read or written are kept by the interpreter
+/// and read again without calling the host, until the host changes a variable outside the
+/// scripts. Only what the host really holds is kept: numbers come back as the host's text,
+/// names it ignores read as nil, lists are new tables on every read.
+#[test]
+fn kept_vars_values_follow_the_host() {
+    let mut scripts = Scripts::new();
+    let id = scripts
+        .add(
+            "test.yaml",
+            1,
+            r#"
+            local a, b = vars.token, vars.token
+            vars.count = tostring(tonumber(vars.count) + 1)
+            vars.n = 5
+            vars.ignored = "x"
+            local ids = vars.ids
+            ids[1] = "changed"
+            vars.seen = table.concat({a, b, vars.count, vars.count, type(vars.n), vars.n,
+              tostring(vars.ignored), vars.ids[1]}, ",")
+            "#,
+        )
+        .unwrap();
+    let mut vm = Vm::new(Arc::new(scripts), 0).unwrap();
+    let mut host = TestHost {
+        version: Some(0),
+        ignored: vec!["ignored"],
+        ..TestHost::default()
+    }
+    .with_var("token", "t1")
+    .with_var("count", "0");
+    host.vars
+        .insert("ids".into(), OwnedValue::List(vec!["7".into()]));
+
+    vm.run(id, &mut host).unwrap();
+    assert_eq!(host.text("seen"), Some("t1,t1,1,1,string,5,nil,7"));
+    let first = host.reads.replace(0);
+
+    // Nothing changed outside the scripts: `token` and `count` are not asked for again.
+    vm.run(id, &mut host).unwrap();
+    assert_eq!(host.text("seen"), Some("t1,t1,2,2,string,5,nil,7"));
+    let second = host.reads.replace(0);
+    assert!(
+        second + 2 <= first,
+        "kept values are not read from the host again: {first} then {second} reads"
+    );
+
+    // The host changes a variable between runs: everything is read afresh.
+    host.vars
+        .insert("token".into(), OwnedValue::Text("t2".into()));
+    host.version = host.version.map(|v| v + 1);
+    vm.run(id, &mut host).unwrap();
+    assert_eq!(host.text("seen"), Some("t2,t2,3,3,string,5,nil,7"));
+    assert!(
+        host.reads.get() > second,
+        "a change makes the values read afresh"
+    );
+
+    // A run that fails part-way leaves nothing stale behind.
+    let mut scripts = Scripts::new();
+    let boom = scripts
+        .add(
+            "test.yaml",
+            1,
+            "vars.token = 'during'
+error('boom')",
+        )
+        .unwrap();
+    let read = scripts
+        .add("test.yaml", 1, "vars.seen = vars.token")
+        .unwrap();
+    let mut vm = Vm::new(Arc::new(scripts), 0).unwrap();
+    vm.run(boom, &mut host).unwrap_err();
+    vm.run(read, &mut host).unwrap();
+    assert_eq!(host.text("seen"), Some("during"));
+}
+
 #[test]
 fn vars_write_text_numbers_booleans_lists_and_unset() {
     let mut host = TestHost::default().with_var("gone", "x");

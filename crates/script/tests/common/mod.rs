@@ -14,6 +14,13 @@ pub struct TestHost {
     pub failures: Vec<String>,
     /// ("counter" | "trend" | "gauge", name, value), in call order.
     pub metrics: Vec<(&'static str, String, f64)>,
+    /// With `Some`, the host counts its variable changes (`Host::vars_version`): set it to test
+    /// the values an interpreter keeps between runs, and bump it when changing `vars` directly.
+    pub version: Option<u64>,
+    /// Calls of `Host::var`.
+    pub reads: std::cell::Cell<u32>,
+    /// Names `set_var` ignores, as the engine ignores names its plan does not know.
+    pub ignored: Vec<&'static str>,
 }
 
 impl TestHost {
@@ -33,6 +40,7 @@ impl TestHost {
 
 impl Host for TestHost {
     fn var(&self, name: &str) -> Option<Value<'_>> {
+        self.reads.set(self.reads.get() + 1);
         match self.vars.get(name)? {
             OwnedValue::Text(t) => Some(Value::Text(t)),
             OwnedValue::List(l) => Some(Value::List(l)),
@@ -40,6 +48,12 @@ impl Host for TestHost {
         }
     }
     fn set_var(&mut self, name: &str, value: OwnedValue) {
+        if self.ignored.contains(&name) {
+            return;
+        }
+        if let Some(v) = &mut self.version {
+            *v += 1;
+        }
         match value {
             OwnedValue::Unset => self.vars.remove(name),
             value => self.vars.insert(name.to_owned(), value),
@@ -65,6 +79,9 @@ impl Host for TestHost {
     }
     fn gauge(&mut self, name: &str, value: f64) {
         self.metrics.push(("gauge", name.into(), value));
+    }
+    fn vars_version(&self) -> Option<u64> {
+        self.version
     }
 }
 

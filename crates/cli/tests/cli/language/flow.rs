@@ -428,6 +428,47 @@ scenarios:
     app.shutdown().await;
 }
 
+/// A user's interpreter keeps the variable values its scripts read; a value the engine changes
+/// between two runs (here an extraction, on every iteration) is read afresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_read_values_extracted_between_their_runs() {
+    let app = ShopApp::start().await;
+    let dir = temp_dir("lang-script-vars");
+    let yaml = r#"version: 1
+target: TARGET
+load: { users: 1, duration: 20s, iterations: { per_user: 4 } }
+variables:
+  n: "100"
+scenarios:
+  - name: s
+    steps:
+      - script: |
+          vars.n = tostring(tonumber(vars.n) + 1)
+        sets: [n]
+      - get: /products/{{ n }}
+        name: product
+        extract:
+          pid: $.id
+      - script: |
+          local before = vars.pid
+          metrics.counter("pid_sum", tonumber(vars.pid))
+          if vars.pid ~= before or vars.pid ~= tostring(100 + tonumber(vars.n) - 100) then
+            fail("stale pid " .. vars.pid .. " for n " .. vars.n)
+          end
+        name: read pid
+"#;
+    let file = scenario_file(&dir, &app, yaml);
+    let result = run_ok(&file, &[]).await;
+    assert_eq!(app.seen().product_views, [101, 102, 103, 104]);
+    assert_eq!(
+        f(&custom(&result, "counter", "pid_sum")["total"]),
+        (101 + 102 + 103 + 104) as f64
+    );
+    let read = row(&result, "s", "read pid");
+    assert_eq!(u(&read["failures"]), 0, "{read:#}");
+    app.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_script_file_error_points_at_the_script_file_line() {
     let app = ShopApp::start().await;
