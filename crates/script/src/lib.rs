@@ -104,12 +104,15 @@
 //!
 //! # Cost
 //!
-//! Measured with `cargo bench -p stampede-script` (a loaded 2-core machine, so an upper bound):
-//! a run of an empty script costs ~0.2–0.3 µs of CPU, a small script (read a variable, set one,
-//! bump a counter) ~1.1–1.6 µs, and an interpreter holds ~35 KB once created (~0.3–0.5 ms, once
-//! per VU). Under callgrind the small script is ~4,600 instructions per run (~5,700 with the
-//! instruction budget's hook, which only scripts that can loop need). The hook makes pure-Lua
-//! loops about 1.5x slower; host calls and helpers are unaffected.
+//! Measured with `cargo bench -p stampede-script` on a quiet 2-core VM: a run of an empty script
+//! costs ~0.1 µs of CPU, a small script (read a variable, set one, bump a counter) ~0.3–0.5 µs on
+//! one interpreter and ~0.8–1.1 µs when 50 interpreters take turns (as 50 VUs do: they no longer
+//! all fit in the CPU caches). An interpreter holds ~35 KB once created (~0.1–0.5 ms, once per
+//! VU). Under callgrind the small script is ~4,300 instructions per run; the instruction budget's
+//! hook, which only scripts that can loop need, adds ~1,000 to it and makes pure-Lua loops about
+//! 1.5x slower. `vars` reads of text values are served from a table kept in the interpreter
+//! while [`Host::vars_version`] says the host's variables did not change, so reading a token
+//! on every iteration does not call the host.
 //!
 //! # Rust side
 //!
