@@ -135,44 +135,34 @@ fn main() {
         let mut scripts = Scripts::new();
         let id = scripts.add("bench.yaml", 1, code).unwrap();
         let vm_scripts = Arc::new(scripts);
-        let mut vm = Vm::new(vm_scripts.clone(), 1).unwrap();
-        for _ in 0..1000 {
-            vm.run(id, &mut host).unwrap();
+        // One VM (the steady state of a VU), then 50 VMs in turn, as 50 users would: every run
+        // then finds its interpreter colder in the CPU caches.
+        for (vm_count, label) in [
+            (1, name.to_string()),
+            (50, "  the same over 50 VMs in turn".into()),
+        ] {
+            let mut vms: Vec<Vm> = (0..vm_count)
+                .map(|i| Vm::new(vm_scripts.clone(), i).unwrap())
+                .collect();
+            for i in 0..1000 {
+                let vm = i % vms.len();
+                vms[vm].run(id, &mut host).unwrap();
+            }
+            let (started, cpu) = (Instant::now(), cpu_ns());
+            for i in 0..n as usize {
+                let vm = i % vms.len();
+                vms[vm].run(black_box(id), &mut host).unwrap();
+            }
+            let wall = started.elapsed().as_nanos() as f64 / f64::from(n);
+            let cpu = cpu_ns()
+                .zip(cpu)
+                .map(|(end, start)| format!("{:>7.0}", (end - start) as f64 / f64::from(n)));
+            println!(
+                "  {:>7} {wall:>7.0}  {label}",
+                cpu.as_deref().unwrap_or("?")
+            );
+            used = vms.iter().map(Vm::used_memory).fold(used, usize::max);
         }
-        let (started, cpu) = (Instant::now(), cpu_ns());
-        for _ in 0..n {
-            vm.run(black_box(id), &mut host).unwrap();
-        }
-        let wall = started.elapsed().as_nanos() as f64 / f64::from(n);
-        let cpu = cpu_ns()
-            .zip(cpu)
-            .map(|(end, start)| format!("{:>7.0}", (end - start) as f64 / f64::from(n)));
-        println!("  {:>7} {wall:>7.0}  {name}", cpu.as_deref().unwrap_or("?"));
-        used = used.max(vm.used_memory());
-
-        // The same runs spread over 50 VMs in turn, as 50 users would: every run finds its
-        // interpreter colder in the CPU caches.
-        let mut vms: Vec<Vm> = (0..50)
-            .map(|i| Vm::new(vm_scripts.clone(), i).unwrap())
-            .collect();
-        for vm in &mut vms {
-            vm.run(id, &mut host).unwrap();
-        }
-        let (started, cpu) = (Instant::now(), cpu_ns());
-        let count = vms.len();
-        for i in 0..n {
-            vms[i as usize % count]
-                .run(black_box(id), &mut host)
-                .unwrap();
-        }
-        let wall = started.elapsed().as_nanos() as f64 / f64::from(n);
-        let cpu = cpu_ns()
-            .zip(cpu)
-            .map(|(end, start)| format!("{:>7.0}", (end - start) as f64 / f64::from(n)));
-        println!(
-            "  {:>7} {wall:>7.0}    the same over 50 VMs in turn",
-            cpu.as_deref().unwrap_or("?")
-        );
     }
     black_box((&host.seen, host.counter));
     println!(
