@@ -43,11 +43,16 @@ pub(crate) enum Stream {
 impl Stream {
     /// Waits until the socket under the stream has something to read (or is closed), without
     /// reading it.
+    ///
+    /// Through `poll_read_ready`, the socket's single reader slot (the one a read waits in
+    /// anyway), not `TcpStream::readable`, whose future links a waiter into a list and unlinks
+    /// it: one user's task is the only reader of its connection.
     pub async fn readable(&self) -> io::Result<()> {
-        match self {
-            Stream::Plain(s) => s.readable().await,
-            Stream::Tls(s) => s.get_ref().0.readable().await,
-        }
+        let tcp = match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref().0,
+        };
+        std::future::poll_fn(|cx| tcp.poll_read_ready(cx)).await
     }
 }
 
