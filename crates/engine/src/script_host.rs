@@ -28,11 +28,11 @@ impl Host for ScriptHost<'_> {
         }
     }
 
-    fn set_var(&mut self, name: &str, value: OwnedValue) {
+    fn set_var(&mut self, name: &str, value: OwnedValue) -> bool {
         // Only names the plan knows have a slot; a script's `sets` gives them one, and other
         // names are readable by later scripts only through `sets`.
         let Some(slot) = self.slots.get(name) else {
-            return;
+            return false;
         };
         let value = match value {
             OwnedValue::Text(t) => Some(Value::Text(t)),
@@ -40,6 +40,7 @@ impl Host for ScriptHost<'_> {
             OwnedValue::Unset => None,
         };
         self.vars.set(slot, value);
+        true
     }
 
     fn response(&self) -> Option<Response<'_>> {

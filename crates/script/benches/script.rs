@@ -27,7 +27,8 @@ impl Host for BenchHost {
     fn var(&self, name: &str) -> Option<Value<'_>> {
         (name == "count").then_some(Value::Text(&self.count))
     }
-    fn set_var(&mut self, name: &str, value: OwnedValue) {
+    /// Only `count` is read back (`var`); other names are written, not kept.
+    fn set_var(&mut self, name: &str, value: OwnedValue) -> bool {
         self.version += 1;
         if let OwnedValue::Text(text) = value {
             if name == "count" {
@@ -36,6 +37,7 @@ impl Host for BenchHost {
                 self.seen = Some(text);
             }
         }
+        name == "count"
     }
     fn response(&self) -> Option<Response<'_>> {
         Some(Response {

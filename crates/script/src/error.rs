@@ -210,13 +210,9 @@ fn bad_argument(pos: usize, cause: &mlua::Error, traceback: Option<&str>) -> Str
         other => return format!("bad argument #{pos}: {other}"),
     };
     match frame {
-        // `vars.name` reaches Rust through a metamethod or the prelude's wrapper of one.
+        // `vars.name` reaches Rust through the prelude's `var_get` / `var_set`.
         Some(frame)
-            if pos == 2
-                && matches!(
-                    frame.split('\'').nth(1),
-                    Some("index" | "newindex" | "var_get" | "var_set")
-                ) =>
+            if pos == 2 && matches!(frame.split('\'').nth(1), Some("var_get" | "var_set")) =>
         {
             format!("vars: variable names must be strings, not {got}")
         }

@@ -72,8 +72,8 @@ pub(crate) fn functions(lua: &Lua) -> Result<Table> {
     )?;
     t.raw_set(
         "var_set",
-        // Returns whether the host now holds text under `name` (names it does not know are
-        // ignored): the prelude then keeps a string it stored.
+        // Returns whether the host keeps `name` (it ignores names it does not know): the prelude
+        // then keeps a string it stored.
         lua.create_function(|lua, (_vars, name, value): (bool, String, Either<BString, LuaValue>)| {
             let value = match value {
                 Either::Left(text) => OwnedValue::Text(utf8(&name, text.into(), None)?),
@@ -87,10 +87,7 @@ pub(crate) fn functions(lua: &Lua) -> Result<Table> {
                     )));
                 }
             };
-            with_host(|host| {
-                host.set_var(&name, value);
-                Ok(matches!(host.var(&name), Some(Value::Text(_))))
-            })
+            with_host(|host| Ok(host.set_var(&name, value)))
         })?,
     )?;
     t.raw_set(

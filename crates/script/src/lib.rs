@@ -130,8 +130,9 @@
 //!         (name == "count").then_some(())?;
 //!         self.count.as_deref().map(Value::Text)
 //!     }
-//!     fn set_var(&mut self, name: &str, value: OwnedValue) {
+//!     fn set_var(&mut self, name: &str, value: OwnedValue) -> bool {
 //!         if let ("count", OwnedValue::Text(text)) = (name, value) { self.count = Some(text) }
+//!         name == "count"
 //!     }
 //!     fn response(&self) -> Option<Response<'_>> { None }
 //!     fn fail(&mut self, _message: String) {}
@@ -215,8 +216,10 @@ impl Headers for http::HeaderMap {
 pub trait Host {
     /// The variable `name`, or `None` when it is not set.
     fn var(&self, name: &str) -> Option<Value<'_>>;
-    /// Sets (or with [`OwnedValue::Unset`] removes) the variable `name`.
-    fn set_var(&mut self, name: &str, value: OwnedValue);
+    /// Sets (or with [`OwnedValue::Unset`] removes) the variable `name`. Returns whether the host
+    /// keeps variables of that name (false for a name it ignores): only then does the
+    /// interpreter keep a string it set for later reads.
+    fn set_var(&mut self, name: &str, value: OwnedValue) -> bool;
     /// The last response, or `None` before the VU's first request.
     fn response(&self) -> Option<Response<'_>>;
     /// Records a failed check named after the running script, with the script's message.

@@ -55,9 +55,9 @@ end
 
 -- `vars`: an empty table whose reads fall through to `known`, the text values read or written
 -- in this interpreter (a plain table lookup, no call into Rust), and from there to Rust. Writes
--- always go to Rust, which says whether it now holds that text. The runner empties `known` when
--- the user's variables changed outside the scripts (see vm.rs). Lists are never kept: each
--- read gives a new table.
+-- always go to Rust, which says whether it keeps that name (a string is then kept here). The
+-- runner empties `known` when the user's variables changed outside the scripts (see vm.rs).
+-- Lists are never kept: each read gives a new table.
 local var_get, var_set, rawget, rawset, next = host.var_get, host.var_set, rawget, rawset, next
 local known = setmetatable({}, {
   __index = function(t, name)

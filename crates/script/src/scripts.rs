@@ -25,8 +25,6 @@ pub(crate) struct Source {
     pub(crate) chunk_name: String,
     /// The compiled chunk (Lua bytecode with debug info): every VM loads it without parsing.
     pub(crate) bytecode: Vec<u8>,
-    /// Whether the code can loop ([`may_loop`]): only then does it need the instruction budget.
-    pub(crate) may_loop: bool,
 }
 
 /// Compiled-once script sources shared by every VU of a run.
@@ -36,6 +34,9 @@ pub(crate) struct Source {
 pub struct Scripts {
     pub(crate) sources: Vec<Source>,
     pub(crate) errors: ErrorMapper,
+    /// Whether any script can loop ([`may_loop`]): only then do interpreters count the
+    /// instruction budget.
+    pub(crate) may_loop: bool,
 }
 
 impl Scripts {
@@ -63,6 +64,7 @@ impl Scripts {
         let source = Source::compile(origin, first_line, code, &self.errors)?;
         let id = u32::try_from(self.sources.len()).expect("fewer than 2^32 scripts");
         self.sources.push(source);
+        self.may_loop |= may_loop(code);
         Ok(ScriptId(id))
     }
 
@@ -123,7 +125,6 @@ impl Source {
             origin: origin.to_owned(),
             chunk_name,
             bytecode,
-            may_loop: may_loop(code),
         })
     }
 }

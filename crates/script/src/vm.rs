@@ -171,7 +171,7 @@ impl Vm {
 
         // Lua 5.4 runs a count hook's bookkeeping on every instruction (~1,000 instructions per
         // run of a small script): interpreters whose scripts cannot loop go without it.
-        if scripts.sources.iter().any(|source| source.may_loop) {
+        if scripts.may_loop {
             let hook_budget = budget.clone();
             lua.set_global_hook(
                 HookTriggers::new().every_nth_instruction(budget.tick),

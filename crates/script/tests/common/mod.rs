@@ -47,9 +47,9 @@ impl Host for TestHost {
             OwnedValue::Unset => None,
         }
     }
-    fn set_var(&mut self, name: &str, value: OwnedValue) {
+    fn set_var(&mut self, name: &str, value: OwnedValue) -> bool {
         if self.ignored.contains(&name) {
-            return;
+            return false;
         }
         if let Some(v) = &mut self.version {
             *v += 1;
@@ -58,6 +58,7 @@ impl Host for TestHost {
             OwnedValue::Unset => self.vars.remove(name),
             value => self.vars.insert(name.to_owned(), value),
         };
+        true
     }
     fn response(&self) -> Option<Response<'_>> {
         self.response
