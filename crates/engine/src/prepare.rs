@@ -159,6 +159,9 @@ pub(crate) struct PreparedStep {
     /// `Content-Type` and `Content-Length` when there is a body.
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The HTTP/1.1 request of a static step, encoded in advance (see
+    /// [`crate::client::encoded_request`]); `None` for a templated step or a large body.
+    pub encoded: Option<Box<[u8]>>,
     /// Overall deadline of the step (including redirects).
     pub timeout: Duration,
     /// Pause after the step (step override, else the scenario's).
@@ -649,14 +652,20 @@ impl Builder<'_> {
             (step.resources.as_ref()).map(|r| Box::new(self.resource_step(step, r, &headers)));
         let id = self.next_id;
         self.next_id += 1;
+        let method = method(step.method);
+        let encoded = (!is_dynamic).then(|| {
+            let origin = &self.origins[origin];
+            crate::client::encoded_request(&method, &uri, &headers, &static_body, origin)
+        });
         Ok(PreparedStep {
             id,
             row: step.row,
-            method: method(step.method),
+            method,
             origin,
             uri,
             headers,
             body: static_body,
+            encoded: encoded.flatten(),
             timeout: step.timeout.unwrap_or(self.plan.http.request_timeout),
             think_time: step.think_time.unwrap_or(think_time),
             check: Check::new(&step.expect),
@@ -699,6 +708,7 @@ impl Builder<'_> {
             uri: Uri::from_static("/"),
             headers,
             body: Bytes::new(),
+            encoded: None,
             timeout: step.timeout.unwrap_or(self.plan.http.request_timeout),
             think_time: ThinkTime::None,
             check: Check::new(&Expect::default()),

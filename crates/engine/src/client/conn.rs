@@ -18,6 +18,36 @@ use tokio_rustls::TlsConnector;
 /// A request body up to this size is written with its head, in one system call.
 const BODY_WITH_HEAD: usize = 16 * 1024;
 
+/// The HTTP/1.1 request of a static step, encoded once when the plan is prepared: its head and
+/// body (up to [`BODY_WITH_HEAD`] bytes; `None` past that). It is what [`Conn::send`] would
+/// encode for the step's own request when the user has no cookie to add, so a plain `GET` is
+/// written straight from it, with no encoding and no buffer taken per request.
+pub(crate) fn encoded_request(
+    method: &Method,
+    uri: &http::Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    origin: &Origin,
+) -> Option<Box<[u8]>> {
+    if body.len() > BODY_WITH_HEAD {
+        return None;
+    }
+    let hop = Hop {
+        slot: 0,
+        method: method.clone(),
+        uri: uri.clone(),
+        body: bytes::Bytes::copy_from_slice(body),
+        cookie: None,
+        body_dropped: false,
+        cross_origin: false,
+        redirected: false,
+    };
+    let mut out = Vec::new();
+    encode_request(&hop.h1_head(headers, origin), &mut out);
+    out.extend_from_slice(body);
+    Some(out.into_boxed_slice())
+}
+
 /// A live connection.
 pub(crate) enum Conn {
     H1(H1Conn),
@@ -113,27 +143,33 @@ impl Conn {
 
     /// Sends the request of `hop` and waits for the response head. Returns the request's size
     /// as counted in `bytes_out` whatever happens. `keep` says what of the response head is kept
-    /// (HTTP/2 responses always have every header).
+    /// (HTTP/2 responses always have every header). `encoded` is the hop's HTTP/1.1 request
+    /// encoded in advance ([`encoded_request`]), when it is a static step's own.
     pub async fn send(
         &mut self,
         hop: &Hop,
         headers: &HeaderMap,
         origin: &Origin,
         keep: Keep,
+        encoded: Option<&[u8]>,
     ) -> (u64, Result<Head, HttpError>) {
         match self {
             Conn::H1(c) => {
-                let mut out = WriteBuf::take();
-                encode_request(&hop.h1_head(headers, origin), out.vec());
-                let size = (out.bytes().len() + hop.body.len()) as u64;
-                let mut body = &hop.body[..];
-                if body.len() <= BODY_WITH_HEAD {
-                    out.vec().extend_from_slice(body);
-                    body = &[];
-                }
-                let written = c.write_request(out.bytes(), body).await;
-                // The request buffer is not kept while the response is awaited.
-                drop(out);
+                let (size, written) = match encoded {
+                    Some(request) => (request.len() as u64, c.write_request(request, &[]).await),
+                    None => {
+                        let mut out = WriteBuf::take();
+                        encode_request(&hop.h1_head(headers, origin), out.vec());
+                        let size = (out.bytes().len() + hop.body.len()) as u64;
+                        let mut body = &hop.body[..];
+                        if body.len() <= BODY_WITH_HEAD {
+                            out.vec().extend_from_slice(body);
+                            body = &[];
+                        }
+                        // The request buffer is not kept while the response is awaited.
+                        (size, c.write_request(out.bytes(), body).await)
+                    }
+                };
                 if let Err(e) = written {
                     return (size, Err(e.into()));
                 }
@@ -149,10 +185,14 @@ impl Conn {
     }
 
     /// Reads the body of the response whose head `send` returned, to its end, into `sink`.
-    pub async fn read_body(&mut self, sink: &mut BodySink<'_>) -> Result<(), HttpError> {
+    /// Returns whether the body ended after its head arrived (always, over HTTP/2), not in the
+    /// same read.
+    pub async fn read_body(&mut self, sink: &mut BodySink<'_>) -> Result<bool, HttpError> {
         match self {
             Conn::H1(c) => c.read_body(sink).await.map_err(HttpError::from),
-            Conn::H2(c) => c.read_body(sink).await.map_err(HttpError::from),
+            Conn::H2(c) => (c.read_body(sink).await)
+                .map(|()| true)
+                .map_err(HttpError::from),
         }
     }
 

@@ -20,8 +20,10 @@ mod redirect;
 mod request;
 mod slot;
 mod stream;
+mod timer;
 mod tls;
 
+pub(crate) use conn::encoded_request;
 pub(crate) use error::FailMsg;
 pub(crate) use tls::tls_connector;
 
@@ -40,10 +42,9 @@ use request::Hop;
 use slot::{Slot, StepTimings};
 use stampede_metrics::{ErrorKind, Timings};
 use stampede_scenario::{ConnectionPolicy, HttpOptions, Scheme};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::time::Sleep;
+use timer::StepTimer;
 use tokio_rustls::TlsConnector;
 
 /// Connections to origins outside the plan (redirect targets) a user keeps at most.
@@ -178,10 +179,10 @@ pub(crate) struct Client {
     last: LastResponse,
     /// Headers of the step being executed, when rendered per request.
     headers: Option<HeaderMap>,
-    /// The step timeout, kept from request to request: moving a registered timer's deadline
-    /// later is one atomic update, where a new timer per request took the timer wheel's lock
-    /// twice (~250 instructions per request under callgrind). Created on the first request.
-    timeout: Option<Pin<Box<Sleep>>>,
+    /// The step timeout, kept from request to request: a new timer per request took the timer
+    /// wheel's lock twice (~250 instructions per request under callgrind), and [`StepTimer`]
+    /// moves its timer only when it fires. Created on the first request.
+    timeout: Option<StepTimer>,
 }
 
 impl Client {
@@ -273,7 +274,9 @@ impl Client {
         body: Bytes,
     ) -> StepResult {
         self.timings = StepTimings::default();
-        let deadline = tokio::time::Instant::now() + step.timeout;
+        // One clock read for the step's start and its deadline.
+        let now = tokio::time::Instant::now();
+        let deadline = now + step.timeout;
         let mut bytes_out = 0;
         let first = Hop {
             cookie: self.cookie_for_first(step, slot, &uri),
@@ -287,15 +290,15 @@ impl Client {
         };
         let mut timeout = match self.timeout.take() {
             Some(mut timer) => {
-                timer.as_mut().reset(deadline);
+                timer.arm(deadline);
                 timer
             }
-            None => Box::pin(tokio::time::sleep_until(deadline)),
+            None => StepTimer::new(deadline),
         };
         let result = tokio::select! {
             biased;
-            done = self.run(step, first, &mut bytes_out) => Ok(done),
-            () = timeout.as_mut() => Err(()),
+            done = self.run(step, first, now.into_std(), &mut bytes_out) => Ok(done),
+            () = timeout.expired() => Err(()),
         };
         self.timeout = Some(timeout);
         let result = match result {
@@ -338,10 +341,12 @@ impl Client {
     }
 
     /// Returns (final status, latency µs, bytes in).
+    /// `now` is when the step began.
     async fn run(
         &mut self,
         step: &PreparedStep,
         first: Hop,
+        now: Instant,
         bytes_out: &mut u64,
     ) -> Result<(u16, u64, u64), Fail> {
         let mut hop = first;
@@ -349,7 +354,8 @@ impl Client {
         let mut bytes_in = 0;
         let mut redirects = 0;
         loop {
-            let mut head = self.round_trip(step, &hop, &mut started, bytes_out).await?;
+            let round_trip = self.round_trip(step, &hop, now, &mut started, bytes_out);
+            let mut head = round_trip.await?;
             let first_byte = started.map_or(Duration::ZERO, |s: Instant| s.elapsed());
             self.timings.first_byte(micros(first_byte));
             bytes_in += head.len;
@@ -367,10 +373,13 @@ impl Client {
             let read = conn.read_body(&mut sink).await;
             bytes_in += sink.received;
             let sink_truncated = sink.truncated();
-            if let Err(e) = read {
-                slot.failed();
-                return Err(Fail::http(e));
-            }
+            let waited = match read {
+                Ok(waited) => waited,
+                Err(e) => {
+                    slot.failed();
+                    return Err(Fail::http(e));
+                }
+            };
             let status = head.status;
             let redirect_to = self.shared.follow_redirects
                 && redirects < self.shared.max_redirects
@@ -394,7 +403,11 @@ impl Client {
                 redirects += 1;
                 continue;
             }
-            let latency = started.map_or(Duration::ZERO, |s: Instant| s.elapsed());
+            // A body that came with its head ended when the head arrived: no second clock read.
+            let latency = match waited {
+                true => started.map_or(Duration::ZERO, |s: Instant| s.elapsed()),
+                false => first_byte,
+            };
             return Ok((status, micros(latency), bytes_in));
         }
     }
@@ -405,6 +418,7 @@ impl Client {
         &mut self,
         step: &PreparedStep,
         hop: &Hop,
+        now: Instant,
         started: &mut Option<Instant>,
         bytes_out: &mut u64,
     ) -> Result<Head, Fail> {
@@ -416,13 +430,20 @@ impl Client {
                 .acquire(
                     &shared.connector,
                     shared.connect_timeout,
+                    now,
                     started,
                     &mut self.timings,
                 )
                 .await?;
             let conn = slot.conn.as_mut().expect("just acquired");
+            // The step's own request, as the plan has it (not rendered, no cookie to add): it was
+            // encoded when the plan was prepared.
+            let encoded = match (&self.headers, hop.redirected, &hop.cookie) {
+                (None, false, None) => step.encoded.as_deref(),
+                _ => None,
+            };
             let headers = self.headers.as_ref().unwrap_or(&step.headers);
-            let (size, sent) = conn.send(hop, headers, &slot.origin, step.keep).await;
+            let (size, sent) = (conn.send(hop, headers, &slot.origin, step.keep, encoded)).await;
             if !counted {
                 *bytes_out += size;
                 counted = true;

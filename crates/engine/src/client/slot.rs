@@ -65,17 +65,19 @@ impl Slot {
     /// Makes sure the slot holds a usable connection; returns whether it was opened by this call
     /// (and adds its phases to `timings`). `started` (the start of the step's latency) is set,
     /// if still unset, just before the connection is opened or once one is in hand: time spent
-    /// waiting for a shared pool's connection is not part of the latency.
+    /// waiting for a shared pool's connection is not part of the latency. `now` is when the
+    /// step began: a connection the user holds is in hand then.
     pub async fn acquire(
         &mut self,
         connector: &Connector,
         connect_timeout: Duration,
+        now: Instant,
         started: &mut Option<Instant>,
         timings: &mut StepTimings,
     ) -> Result<bool, Fail> {
         if let Some(conn) = &mut self.conn {
             if conn.usable() {
-                started.get_or_insert_with(Instant::now);
+                started.get_or_insert(now);
                 return Ok(false);
             }
             self.discard();

@@ -7,7 +7,7 @@ use std::io::{self, IoSlice};
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
@@ -53,6 +53,27 @@ impl Stream {
             Stream::Tls(s) => s.get_ref().0,
         };
         std::future::poll_fn(|cx| tcp.poll_read_ready(cx)).await
+    }
+
+    /// Writes all of `buf`, flushed. Over plain TCP the socket usually takes a request whole,
+    /// at once: that is one `try_write`, without `write_all`'s future and its polls through
+    /// the stream (~200 instructions per request under callgrind); the rest, if any, goes
+    /// through `write_all`. Not counted against the task's cooperative budget: the request's
+    /// wait for its response is.
+    pub async fn send_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        let rest = match self {
+            Stream::Plain(tcp) => match tcp.try_write(buf) {
+                Ok(n) => &buf[n..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => buf,
+                Err(e) => return Err(e),
+            },
+            Stream::Tls(_) => buf,
+        };
+        if rest.is_empty() && matches!(self, Stream::Plain(_)) {
+            return Ok(());
+        }
+        self.write_all(rest).await?;
+        self.flush().await
     }
 }
 

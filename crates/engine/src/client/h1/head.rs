@@ -156,26 +156,30 @@ pub(crate) fn parse_response(
     let (mut close, mut keep_alive) = (false, false);
     for f in response.headers.iter() {
         let name = f.name.as_bytes();
-        if name.eq_ignore_ascii_case(b"content-length") {
-            let value = content_length(f.value)?;
-            if length.is_some_and(|l| l != value) {
-                return Err(BadHead("conflicting Content-Length headers"));
+        let field = Field::of(name);
+        match field {
+            Field::ContentLength => {
+                let value = content_length(f.value)?;
+                if length.is_some_and(|l| l != value) {
+                    return Err(BadHead("conflicting Content-Length headers"));
+                }
+                length = Some(value);
             }
-            length = Some(value);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            // Only the last coding decides (`gzip, chunked` is chunked).
-            let last = f.value.rsplit(|&b| b == b',').next().unwrap_or_default();
-            chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            for token in f.value.split(|&b| b == b',') {
-                let token = token.trim_ascii();
-                close |= token.eq_ignore_ascii_case(b"close");
-                keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+            Field::TransferEncoding => {
+                // Only the last coding decides (`gzip, chunked` is chunked).
+                let last = f.value.rsplit(|&b| b == b',').next().unwrap_or_default();
+                chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
             }
+            Field::Connection => {
+                for token in f.value.split(|&b| b == b',') {
+                    let token = token.trim_ascii();
+                    close |= token.eq_ignore_ascii_case(b"close");
+                    keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+                }
+            }
+            Field::SetCookie | Field::Location | Field::Other => {}
         }
-        let wanted = all_headers
-            || name.eq_ignore_ascii_case(b"set-cookie")
-            || name.eq_ignore_ascii_case(b"location");
+        let wanted = all_headers || matches!(field, Field::SetCookie | Field::Location);
         if wanted
             && let (Ok(name), Ok(value)) = (
                 HeaderName::from_bytes(name),
@@ -213,6 +217,47 @@ pub(crate) fn parse_response(
         body,
         close,
     }))
+}
+
+/// The response header fields the client itself reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Field {
+    ContentLength,
+    TransferEncoding,
+    Connection,
+    SetCookie,
+    Location,
+    Other,
+}
+
+impl Field {
+    /// Which field `name` (a token, as httparse checked) is, in any case. Told apart by length
+    /// and first letter before any comparison: most fields of a response are none of these,
+    /// and a head is parsed on every response.
+    fn of(name: &[u8]) -> Field {
+        let (field, lower): (Field, &[u8]) = match (name.len(), name.first().map(|b| b | 0x20)) {
+            (14, Some(b'c')) => (Field::ContentLength, b"content-length"),
+            (17, Some(b't')) => (Field::TransferEncoding, b"transfer-encoding"),
+            (10, Some(b'c')) => (Field::Connection, b"connection"),
+            (10, Some(b's')) => (Field::SetCookie, b"set-cookie"),
+            (8, Some(b'l')) => (Field::Location, b"location"),
+            _ => return Field::Other,
+        };
+        if lowercase_is(name, lower) {
+            field
+        } else {
+            Field::Other
+        }
+    }
+}
+
+/// Whether token `name` is `lower` (lowercase letters and `-`) in any case. Setting bit 0x20
+/// lowercases a letter, and among token characters only a letter's two cases map to a given
+/// lowercase letter, and only `-` to `-`. No early exit, so the loop compiles to a few wide
+/// operations.
+fn lowercase_is(name: &[u8], lower: &[u8]) -> bool {
+    name.len() == lower.len()
+        && (name.iter().zip(lower)).fold(0u8, |diff, (n, l)| diff | ((n | 0x20) ^ l)) == 0
 }
 
 /// A `Content-Length` value: digits, or a list of identical ones (RFC 9110 §8.6).

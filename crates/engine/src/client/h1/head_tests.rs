@@ -108,6 +108,36 @@ fn only_cookies_and_locations_are_kept_unless_all_are_wanted() {
 }
 
 #[test]
+fn the_fields_the_client_reads_are_known_in_any_case_and_only_them() {
+    let cases: [(&str, Field); 16] = [
+        ("content-length", Field::ContentLength),
+        ("Content-Length", Field::ContentLength),
+        ("CONTENT-LENGTH", Field::ContentLength),
+        ("Transfer-Encoding", Field::TransferEncoding),
+        ("connection", Field::Connection),
+        ("Set-Cookie", Field::SetCookie),
+        ("LOCATION", Field::Location),
+        // Same length and first letter, another name.
+        ("content-lengtx", Field::Other),
+        ("content_length", Field::Other),
+        ("connectiom", Field::Other),
+        ("cache-cont", Field::Other),
+        ("set~cookie", Field::Other),
+        ("set-cookie2", Field::Other),
+        ("locations", Field::Other),
+        ("content-type", Field::Other),
+        ("", Field::Other),
+    ];
+    for (name, field) in cases {
+        assert_eq!(Field::of(name.as_bytes()), field, "{name:?}");
+    }
+    // Read through the parser too: a mixed-case length frames the body.
+    let head = parse("HTTP/1.1 200 OK\r\ncOnTeNt-LeNgTh: 3\r\ncOnNeCtIoN: ClOsE\r\n\r\n");
+    assert!(head.close);
+    assert!(!head.body.is_done());
+}
+
+#[test]
 fn framing_follows_rfc_9112() {
     let chunked = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n");
     assert_eq!(chunked.body, Decoder::chunked());

@@ -26,7 +26,7 @@ use stampede_metrics::ErrorKind;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Waker};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// A response head longer than this is refused.
 const MAX_HEAD: usize = 512 * 1024;
@@ -169,11 +169,11 @@ impl H1Conn {
         self.busy = true;
         self.reading = None;
         let write = async {
-            self.stream.write_all(head).await?;
+            self.stream.send_all(head).await?;
             if !body.is_empty() {
-                self.stream.write_all(body).await?;
+                self.stream.send_all(body).await?;
             }
-            self.stream.flush().await
+            Ok(())
         };
         // Whatever failed while sending, no response was seen: on a reused connection it is
         // the server having closed it.
@@ -262,9 +262,11 @@ impl H1Conn {
     }
 
     /// Reads the body of the response whose head [`read_head`](Self::read_head) returned, into
-    /// `sink`.
-    pub async fn read_body(&mut self, sink: &mut BodySink<'_>) -> Result<(), H1Error> {
-        let result = self.read_body_inner(sink).await;
+    /// `sink`. Returns whether that took a read from the socket (else the body came in the
+    /// read that completed the head).
+    pub async fn read_body(&mut self, sink: &mut BodySink<'_>) -> Result<bool, H1Error> {
+        let mut waited = false;
+        let result = self.read_body_inner(sink, &mut waited).await;
         match &result {
             Ok(close) => {
                 self.done |= *close;
@@ -274,11 +276,16 @@ impl H1Conn {
         }
         // The buffer goes back to the pool: an idle connection holds none.
         self.reading = None;
-        result.map(|_| ())
+        result.map(|_| waited)
     }
 
-    /// Returns whether the connection must close after this response.
-    async fn read_body_inner(&mut self, sink: &mut BodySink<'_>) -> Result<bool, H1Error> {
+    /// Returns whether the connection must close after this response; sets `waited` once it
+    /// reads from the socket.
+    async fn read_body_inner(
+        &mut self,
+        sink: &mut BodySink<'_>,
+        waited: &mut bool,
+    ) -> Result<bool, H1Error> {
         let Some(reading) = &mut self.reading else {
             return Err(H1Error::bad("no response to read a body from"));
         };
@@ -301,6 +308,7 @@ impl H1Conn {
                 .buffer
                 .room(buffer::READ_SIZE)
                 .ok_or(H1Error::bad("response body buffer full"))?;
+            *waited = true;
             match self.stream.read_buf(room).await {
                 Ok(0) => {
                     reading.body.end_of_input().map_err(|e| H1Error {
