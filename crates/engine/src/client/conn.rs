@@ -35,7 +35,7 @@ pub(crate) fn encoded_request(
     let hop = Hop {
         slot: 0,
         method: method.clone(),
-        uri: uri.clone(),
+        uri: std::borrow::Cow::Borrowed(uri),
         body: bytes::Bytes::copy_from_slice(body),
         cookie: None,
         body_dropped: false,
@@ -147,7 +147,7 @@ impl Conn {
     /// encoded in advance ([`encoded_request`]), when it is a static step's own.
     pub async fn send(
         &mut self,
-        hop: &Hop,
+        hop: &Hop<'_>,
         headers: &HeaderMap,
         origin: &Origin,
         keep: Keep,

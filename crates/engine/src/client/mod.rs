@@ -42,6 +42,7 @@ use request::Hop;
 use slot::{Slot, StepTimings};
 use stampede_metrics::{ErrorKind, Timings};
 use stampede_scenario::{ConnectionPolicy, HttpOptions, Scheme};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use timer::StepTimer;
@@ -243,7 +244,7 @@ impl Client {
             headers.insert(header::HOST, self.slots[slot].origin.host_header.clone());
         }
         self.headers = Some(headers);
-        let result = self.execute_at(step, slot, uri, rendered.body).await;
+        let result = (self.execute_at(step, slot, Cow::Owned(uri), rendered.body)).await;
         self.headers = None;
         result
     }
@@ -262,15 +263,15 @@ impl Client {
 
     /// Runs one step (following redirects) within its timeout. Never fails: failures are data.
     pub async fn execute(&mut self, step: &PreparedStep) -> StepResult {
-        self.execute_at(step, step.origin, step.uri.clone(), step.body.clone())
-            .await
+        let uri = Cow::Borrowed(&step.uri);
+        (self.execute_at(step, step.origin, uri, step.body.clone())).await
     }
 
     async fn execute_at(
         &mut self,
         step: &PreparedStep,
         slot: usize,
-        uri: http::Uri,
+        uri: Cow<'_, http::Uri>,
         body: Bytes,
     ) -> StepResult {
         self.timings = StepTimings::default();
@@ -345,7 +346,7 @@ impl Client {
     async fn run(
         &mut self,
         step: &PreparedStep,
-        first: Hop,
+        first: Hop<'_>,
         now: Instant,
         bytes_out: &mut u64,
     ) -> Result<(u16, u64, u64), Fail> {
@@ -392,7 +393,7 @@ impl Client {
                 self.last.headers = std::mem::take(&mut head.headers);
                 self.last.raw_head = std::mem::take(&mut head.raw);
                 self.last.origin = Some(self.slots[hop.slot].origin.clone());
-                self.last.uri = std::mem::take(&mut hop.uri);
+                self.last.uri = std::mem::take(&mut hop.uri).into_owned();
             }
             if self.shared.follow_redirects
                 && redirects < self.shared.max_redirects
@@ -417,7 +418,7 @@ impl Client {
     async fn round_trip(
         &mut self,
         step: &PreparedStep,
-        hop: &Hop,
+        hop: &Hop<'_>,
         now: Instant,
         started: &mut Option<Instant>,
         bytes_out: &mut u64,
@@ -463,7 +464,12 @@ impl Client {
     }
 
     /// The next hop of a redirect.
-    fn redirect(&mut self, hop: &Hop, status: u16, location: &HeaderValue) -> Result<Hop, Fail> {
+    fn redirect<'s>(
+        &mut self,
+        hop: &Hop<'_>,
+        status: u16,
+        location: &HeaderValue,
+    ) -> Result<Hop<'s>, Fail> {
         let invalid = || Fail::text(ErrorKind::BadResponse, "invalid redirect location");
         let scheme = self.slots[hop.slot].origin.scheme;
         let target =
@@ -487,7 +493,7 @@ impl Client {
             redirected: true,
             slot,
             method,
-            uri: target.uri,
+            uri: Cow::Owned(target.uri),
             body,
             cookie,
             body_dropped,

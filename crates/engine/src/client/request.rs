@@ -9,15 +9,17 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::uri::{Parts, Scheme};
 use http::{Method, Request, Uri, Version};
 use http_body_util::Full;
+use std::borrow::Cow;
 
 /// The body of a request given to hyper (HTTP/2).
 pub(crate) type RequestBody = Full<Bytes>;
 
 /// One request of a step: the step itself, or a redirect.
-pub(crate) struct Hop {
+pub(crate) struct Hop<'s> {
     pub slot: usize,
     pub method: Method,
-    pub uri: Uri,
+    /// The step's own URI (not copied for each request), or a rendered or redirect one.
+    pub uri: Cow<'s, Uri>,
     pub body: Bytes,
     pub cookie: Option<HeaderValue>,
     /// A redirect turned the request into a body-less `GET`.
@@ -28,7 +30,7 @@ pub(crate) struct Hop {
     pub redirected: bool,
 }
 
-impl Hop {
+impl Hop<'_> {
     /// What the HTTP/1.1 head of this hop is made of. `headers` are the step's (`step.headers`) or
     /// rendered for this request, `Host` included.
     pub fn h1_head<'a>(&'a self, headers: &'a HeaderMap, origin: &'a Origin) -> RequestHead<'a> {
@@ -71,7 +73,7 @@ impl Hop {
         });
         parts.authority = Some(origin.authority.clone());
         parts.path_and_query = self.uri.path_and_query().cloned();
-        *request.uri_mut() = Uri::from_parts(parts).unwrap_or_else(|_| self.uri.clone());
+        *request.uri_mut() = Uri::from_parts(parts).unwrap_or_else(|_| Uri::clone(&self.uri));
         let headers = request.headers_mut();
         *headers = own.clone();
         headers.remove(header::HOST);

@@ -105,7 +105,10 @@ impl Slot {
             },
         };
         started.get_or_insert_with(Instant::now);
-        let open = connector.open(&self.origin);
+        // Boxed: opening a connection (TCP, TLS, the HTTP/2 handshake) is a large future, and
+        // inline it would make every iteration's future that much bigger for a path most
+        // requests never take.
+        let open = Box::pin(connector.open(&self.origin));
         let opened = match tokio::time::timeout(connect_timeout, open).await {
             Ok(opened) => opened?,
             Err(_) => {
