@@ -75,11 +75,15 @@ pub fn possible_tls_cause(url: &str, chain: &str) -> Option<String> {
     let https = url
         .get(..8)
         .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+    // "connection was not ready": hyper's HTTP/2 client saw its connection end before it could
+    // send the request (a controller closing on a rejected client certificate, when the alert
+    // is lost: seen in `stampede run --controller` against `--client-ca`).
     let closed = [
         "connection closed",
         "connection reset",
         "broken pipe",
         "unexpected end of file",
+        "connection was not ready",
     ]
     .iter()
     .any(|m| chain.contains(m));
@@ -198,6 +202,16 @@ mod tests {
         );
         let text = explain("https://c:1", &e(&["transport error", "broken pipe"]));
         assert!(text.contains("--tls-cert"), "{text}");
+        let not_ready = [
+            "operation was canceled",
+            "transport error",
+            "connection was not ready",
+        ];
+        let text = explain("https://c:1", &e(&not_ready));
+        assert!(
+            text.contains("client certificate signed by that CA"),
+            "{text}"
+        );
         let text = explain("http://c:1", &e(&["transport error", "connection closed"]));
         assert!(text.contains("if the controller uses TLS"), "{text}");
         assert!(text.contains("https://c:1"), "{text}");
