@@ -195,7 +195,9 @@ report() {
         fi
     done
     local ratios="$WORK/ratios.txt"  # "tool cpu_ratio rps_ratio", one line per tool and round
+    local perreq="$WORK/perreq.txt"  # "tool user_us sys_us", µs of CPU per request, per round
     : >"$ratios"
+    : >"$perreq"
     {
         echo "# Throughput benchmark, $date"
         echo
@@ -210,6 +212,8 @@ report() {
             IFS='|' read -r round tool version requests rps user sys ncpu errors <<<"$row"
             if [[ "$requests" =~ ^[0-9]+$ ]] && ((requests > 0)); then
                 cpu100k="$(awk -v u="$user" -v s="$sys" -v n="$requests" 'BEGIN {printf "%.3f", (u + s) * 100000 / n}')"
+                awk -v t="$tool" -v u="$user" -v s="$sys" -v n="$requests" \
+                    'BEGIN {printf "%s %.3f %.3f\n", t, u * 1e6 / n, s * 1e6 / n}' >>"$perreq"
                 local r_cpu="-" r_rps="-"
                 if [[ -n "${wrk_cpu100k[$round]:-}" ]]; then
                     r_cpu="$(awk -v a="$cpu100k" -v b="${wrk_cpu100k[$round]}" 'BEGIN {printf "%.2fx", a / b}')"
@@ -242,6 +246,21 @@ report() {
                 read -r n mr rlo rhi < <(median_of "$ratios" "$tool" 3)
                 printf '| %s | %d | **%.2fx** (%.2fx-%.2fx) | %.2fx (%.2fx-%.2fx) |\n' \
                     "$tool" "$n" "$mc" "$lo" "$hi" "$mr" "$rlo" "$rhi"
+            done
+            # Where the CPU goes: user time is the generator's own code, kernel time mostly the
+            # TCP path every generator shares (see docs/benchmarks.md).
+            echo
+            echo "CPU per request in µs, median over the rounds (range):"
+            echo
+            echo "| tool | user | kernel |"
+            echo "| --- | ---: | ---: |"
+            for tool in $TOOLS; do
+                local nu mu ulo uhi ns ms slo shi
+                read -r nu mu ulo uhi < <(median_of "$perreq" "$tool" 2)
+                ((nu == 0)) && continue
+                read -r ns ms slo shi < <(median_of "$perreq" "$tool" 3)
+                printf '| %s | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) |\n' \
+                    "$tool" "$mu" "$ulo" "$uhi" "$ms" "$slo" "$shi"
             done
         fi
     } >"$WORK/report.md"
