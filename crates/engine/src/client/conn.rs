@@ -18,34 +18,46 @@ use tokio_rustls::TlsConnector;
 /// A request body up to this size is written with its head, in one system call.
 const BODY_WITH_HEAD: usize = 16 * 1024;
 
-/// The HTTP/1.1 request of a static step, encoded once when the plan is prepared: its head and
-/// body (up to [`BODY_WITH_HEAD`] bytes; `None` past that). It is what [`Conn::send`] would
-/// encode for the step's own request when the user has no cookie to add, so a plain `GET` is
-/// written straight from it, with no encoding and no buffer taken per request.
+/// The HTTP/1.1 request of a static step, encoded once when the plan is prepared by what
+/// [`Conn::send`] would do for the step's own request when the user has no cookie to add; `None`
+/// when the body is too large to go with the head. A plain `GET` is then written straight from
+/// it, with no encoding and no buffer taken per request.
 pub(crate) fn encoded_request(
     method: &Method,
     uri: &http::Uri,
     headers: &HeaderMap,
-    body: &[u8],
+    body: &bytes::Bytes,
     origin: &Origin,
 ) -> Option<Box<[u8]>> {
-    if body.len() > BODY_WITH_HEAD {
-        return None;
-    }
     let hop = Hop {
         slot: 0,
         method: method.clone(),
         uri: std::borrow::Cow::Borrowed(uri),
-        body: bytes::Bytes::copy_from_slice(body),
+        body: body.clone(),
         cookie: None,
         body_dropped: false,
         cross_origin: false,
         redirected: false,
     };
     let mut out = Vec::new();
-    encode_request(&hop.h1_head(headers, origin), &mut out);
-    out.extend_from_slice(body);
-    Some(out.into_boxed_slice())
+    let rest = encode_h1(&hop, headers, origin, &mut out);
+    rest.is_empty().then(|| out.into_boxed_slice())
+}
+
+/// Appends `hop`'s HTTP/1.1 request to `out`: its head, and its body too when that is at most
+/// [`BODY_WITH_HEAD`] bytes (one system call for both). Returns the body still to be written.
+fn encode_h1<'h>(
+    hop: &'h Hop<'_>,
+    headers: &HeaderMap,
+    origin: &Origin,
+    out: &mut Vec<u8>,
+) -> &'h [u8] {
+    encode_request(&hop.h1_head(headers, origin), out);
+    if hop.body.len() <= BODY_WITH_HEAD {
+        out.extend_from_slice(&hop.body);
+        return &[];
+    }
+    &hop.body
 }
 
 /// A live connection.
@@ -159,13 +171,8 @@ impl Conn {
                     Some(request) => (request.len() as u64, c.write_request(request, &[]).await),
                     None => {
                         let mut out = WriteBuf::take();
-                        encode_request(&hop.h1_head(headers, origin), out.vec());
-                        let size = (out.bytes().len() + hop.body.len()) as u64;
-                        let mut body = &hop.body[..];
-                        if body.len() <= BODY_WITH_HEAD {
-                            out.vec().extend_from_slice(body);
-                            body = &[];
-                        }
+                        let body = encode_h1(hop, headers, origin, out.vec());
+                        let size = (out.bytes().len() + body.len()) as u64;
                         // The request buffer is not kept while the response is awaited.
                         (size, c.write_request(out.bytes(), body).await)
                     }

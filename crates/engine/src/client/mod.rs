@@ -355,8 +355,7 @@ impl Client {
         let mut bytes_in = 0;
         let mut redirects = 0;
         loop {
-            let round_trip = self.round_trip(step, &hop, now, &mut started, bytes_out);
-            let mut head = round_trip.await?;
+            let mut head = (self.round_trip(step, &hop, now, &mut started, bytes_out)).await?;
             let first_byte = started.map_or(Duration::ZERO, |s: Instant| s.elapsed());
             self.timings.first_byte(micros(first_byte));
             bytes_in += head.len;
@@ -405,9 +404,10 @@ impl Client {
                 continue;
             }
             // A body that came with its head ended when the head arrived: no second clock read.
-            let latency = match waited {
-                true => started.map_or(Duration::ZERO, |s: Instant| s.elapsed()),
-                false => first_byte,
+            let latency = if waited {
+                started.map_or(Duration::ZERO, |s: Instant| s.elapsed())
+            } else {
+                first_byte
             };
             return Ok((status, micros(latency), bytes_in));
         }

@@ -60,19 +60,16 @@ impl Stream {
     /// the stream (~200 instructions per request under callgrind); the rest, if any, goes
     /// through `write_all`. Not counted against the task's cooperative budget: the request's
     /// wait for its response is.
-    pub async fn send_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        let rest = match self {
-            Stream::Plain(tcp) => match tcp.try_write(buf) {
-                Ok(n) => &buf[n..],
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => buf,
+    pub async fn send_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
+        if let Stream::Plain(tcp) = self {
+            match tcp.try_write(buf) {
+                Ok(n) if n == buf.len() => return Ok(()),
+                Ok(n) => buf = &buf[n..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e),
-            },
-            Stream::Tls(_) => buf,
-        };
-        if rest.is_empty() && matches!(self, Stream::Plain(_)) {
-            return Ok(());
+            }
         }
-        self.write_all(rest).await?;
+        self.write_all(buf).await?;
         self.flush().await
     }
 }
