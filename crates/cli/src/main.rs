@@ -28,9 +28,9 @@ fn disable_transparent_huge_pages() {
 
 /// mimalloc: the per-request path allocates small, short-lived objects (request heads, header
 /// maps, body frames); mimalloc's thread-local free lists make that markedly cheaper than glibc's
-/// malloc (measured in docs/benchmarks.md).
+/// malloc (measured in docs/benchmarks.md). `stampede-alloc` says why not the `mimalloc` crate's.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: stampede_alloc::MiMalloc = stampede_alloc::MiMalloc;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
