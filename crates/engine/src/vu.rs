@@ -228,7 +228,8 @@ impl<'a> User<'a> {
                 }
                 None => last_think,
             };
-            if !self.pause(wait, &self.stop.graceful).await {
+            // No wait: the stop is checked at the top of the loop, without a second look here.
+            if !wait.is_zero() && !self.pause(wait, &self.stop.graceful).await {
                 return true;
             }
         }
