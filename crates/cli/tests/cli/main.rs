@@ -7,6 +7,7 @@ mod distributed;
 mod language;
 mod load_models;
 mod netns;
+mod one_cpu;
 mod reports;
 mod run;
 mod security;
