@@ -296,10 +296,9 @@ impl Client {
             }
             None => StepTimer::new(deadline),
         };
-        let result = tokio::select! {
-            biased;
-            done = self.run(step, first, now.into_std(), &mut bytes_out) => Ok(done),
-            () = timeout.expired() => Err(()),
+        let result = {
+            let mut work = std::pin::pin!(self.run(step, first, now.into_std(), &mut bytes_out));
+            std::future::poll_fn(|cx| timeout.poll_bound(work.as_mut(), cx)).await
         };
         self.timeout = Some(timeout);
         let result = match result {
