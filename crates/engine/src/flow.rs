@@ -167,10 +167,7 @@ impl<'a> User<'a> {
     /// Pauses inside a flow: only a firm stop (or the end of requests) cuts it.
     async fn think(&mut self, pause: Duration) -> Flow {
         let exhausted = &self.ctx.limits.requests_exhausted;
-        if self
-            .pause_either(pause, self.stop.hard.token(), exhausted)
-            .await
-        {
+        if self.pause_either(pause, self.stop.hard(), exhausted).await {
             Flow::Next
         } else {
             Flow::Stop
@@ -231,7 +228,7 @@ impl<'a> User<'a> {
     /// Sends one request, checks the response, extracts its values and fetches its resources.
     async fn request(&mut self, step: &'a PreparedStep, pass: &mut Pass) -> Flow {
         let limits = &self.ctx.limits;
-        if self.stop.hard.is_fired() || !limits.try_request() {
+        if self.stop.is_halted() || !limits.try_request() {
             return Flow::Stop;
         }
         // Cheap insurance against a user that never yields (instant errors, no think time).
