@@ -31,38 +31,43 @@ fn aligned(p: *mut c_void, align: usize) -> bool {
     (p as usize) & (align - 1) == 0
 }
 
+type Plain = unsafe extern "C" fn(usize) -> *mut c_void;
+type Aligned = unsafe extern "C" fn(usize, usize) -> *mut c_void;
+
+/// `plain(size)` when its block has the alignment asked for, else `aligned(size, align)`.
+///
+/// # Safety
+/// `plain` and `aligned` are mimalloc's allocation functions (`mi_malloc`/`mi_zalloc` and their
+/// `_aligned` forms); `layout` has a non-zero size.
+#[inline]
+unsafe fn allocate(layout: Layout, plain: Plain, aligned_fn: Aligned) -> *mut u8 {
+    // SAFETY: plain FFI calls; `p` came from mimalloc and is freed at most once.
+    unsafe {
+        if layout.align() <= PLAIN_ALIGN {
+            let p = plain(layout.size());
+            if aligned(p, layout.align()) {
+                return p.cast();
+            }
+            mi::mi_free(p);
+        }
+        aligned_fn(layout.size(), layout.align()).cast()
+    }
+}
+
 // SAFETY: every method returns either null or a block of at least the requested size at the
 // requested alignment (checked, or guaranteed by the `_aligned` entry points), owned by
 // mimalloc and released only through `mi_free`, which accepts blocks from any of them.
 unsafe impl GlobalAlloc for MiMalloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: plain FFI calls; `p` came from mimalloc and is freed at most once.
-        unsafe {
-            if layout.align() <= PLAIN_ALIGN {
-                let p = mi::mi_malloc(layout.size());
-                if aligned(p, layout.align()) {
-                    return p.cast();
-                }
-                mi::mi_free(p);
-            }
-            mi::mi_malloc_aligned(layout.size(), layout.align()).cast()
-        }
+        // SAFETY: the caller's layout has a non-zero size (the `GlobalAlloc` contract).
+        unsafe { allocate(layout, mi::mi_malloc, mi::mi_malloc_aligned) }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as in `alloc`.
-        unsafe {
-            if layout.align() <= PLAIN_ALIGN {
-                let p = mi::mi_zalloc(layout.size());
-                if aligned(p, layout.align()) {
-                    return p.cast();
-                }
-                mi::mi_free(p);
-            }
-            mi::mi_zalloc_aligned(layout.size(), layout.align()).cast()
-        }
+        unsafe { allocate(layout, mi::mi_zalloc, mi::mi_zalloc_aligned) }
     }
 
     #[inline]

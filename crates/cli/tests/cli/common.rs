@@ -74,8 +74,16 @@ pub fn row<'a>(result: &'a serde_json::Value, scenario: &str, name: &str) -> &'a
 /// Runs `stampede run FILE --quiet --out <FILE's dir>/result.json EXTRA…` to completion and
 /// returns its output and the result path.
 pub async fn run_quiet(file: &std::path::Path, extra: &[&str]) -> (Output, PathBuf) {
+    run_quiet_as(stampede(), file, extra).await
+}
+
+/// [`run_quiet`] with `cmd` as the binary (`stampede`, or a wrapper that ends with it).
+pub async fn run_quiet_as(
+    mut cmd: Command,
+    file: &std::path::Path,
+    extra: &[&str],
+) -> (Output, PathBuf) {
     let out_file = file.with_file_name("result.json");
-    let mut cmd = stampede();
     cmd.arg("run")
         .arg(file)
         .arg("--quiet")

@@ -2,7 +2,7 @@
 //! (see `runtime` in `src/main.rs`): local closed- and open-model runs and an agent, each counted
 //! exactly against the target.
 
-use crate::common::{output, read_result, row, stampede, temp_dir, text, write};
+use crate::common::{output, read_result, row, run_quiet_as, stampede, temp_dir, text, write};
 use crate::distributed::{Procs, assert_exact_split, controller, scenario, spawn_agent};
 use stampede_testkit::TestTarget;
 use std::process::Command;
@@ -17,14 +17,7 @@ fn pinned() -> Command {
 
 /// Runs `FILE` with the pinned binary, expecting exit 0, and returns its result.
 async fn run_pinned(file: &std::path::Path) -> serde_json::Value {
-    let out_file = file.with_file_name("result.json");
-    let mut cmd = pinned();
-    cmd.arg("run")
-        .arg(file)
-        .arg("--quiet")
-        .arg("--out")
-        .arg(&out_file);
-    let out = output(cmd).await;
+    let (out, out_file) = run_quiet_as(pinned(), file, &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     read_result(&out_file)
 }
