@@ -72,13 +72,12 @@ impl StepTimer {
     }
 
     fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let same_task = (self.waiting.as_ref()).is_some_and(|w| w.will_wake(cx.waker()));
-        if same_task && !self.sleep.is_elapsed() {
+        if self.waits_for(cx.waker()) && !self.sleep.is_elapsed() {
             return Poll::Pending;
         }
         loop {
             if self.sleep.as_mut().poll(cx).is_pending() {
-                if !same_task {
+                if !self.waits_for(cx.waker()) {
                     self.waiting = Some(cx.waker().clone());
                 }
                 return Poll::Pending;
@@ -91,6 +90,11 @@ impl StepTimer {
             let deadline = self.deadline;
             self.sleep.as_mut().reset(deadline);
         }
+    }
+
+    /// Whether the timer, pending, will wake the task `waker` wakes.
+    fn waits_for(&self, waker: &Waker) -> bool {
+        (self.waiting.as_ref()).is_some_and(|w| w.will_wake(waker))
     }
 }
 
