@@ -34,10 +34,10 @@ fn aligned(p: *mut c_void, align: usize) -> bool {
 type Plain = unsafe extern "C" fn(usize) -> *mut c_void;
 type Aligned = unsafe extern "C" fn(usize, usize) -> *mut c_void;
 
-/// `plain(size)` when its block has the alignment asked for, else `aligned(size, align)`.
+/// `plain(size)` when its block has the alignment asked for, else `aligned_fn(size, align)`.
 ///
 /// # Safety
-/// `plain` and `aligned` are mimalloc's allocation functions (`mi_malloc`/`mi_zalloc` and their
+/// `plain` and `aligned_fn` are mimalloc's allocation functions (`mi_malloc`/`mi_zalloc` and their
 /// `_aligned` forms); `layout` has a non-zero size.
 #[inline]
 unsafe fn allocate(layout: Layout, plain: Plain, aligned_fn: Aligned) -> *mut u8 {

@@ -228,7 +228,7 @@ impl<'a> User<'a> {
     /// Sends one request, checks the response, extracts its values and fetches its resources.
     async fn request(&mut self, step: &'a PreparedStep, pass: &mut Pass) -> Flow {
         let limits = &self.ctx.limits;
-        if self.stop.is_halted() || !limits.try_request() {
+        if self.stop.hard().is_fired() || !limits.try_request() {
             return Flow::Stop;
         }
         // Cheap insurance against a user that never yields (instant errors, no think time).

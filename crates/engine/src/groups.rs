@@ -149,9 +149,9 @@ pub(crate) async fn finish_tasks(
     cancel: &CancellationToken,
 ) {
     if reason == EndReason::Completed {
-        stops.iter().for_each(Stop::stop_gracefully);
+        stops.iter().for_each(|s| s.graceful().fire());
         if !drain(&mut tasks, graceful_stop, cancel).await {
-            stops.iter().for_each(Stop::stop_firmly);
+            stops.iter().for_each(|s| s.hard().fire());
             drain(&mut tasks, request_grace, cancel).await;
         }
     }

@@ -56,6 +56,7 @@ mod resources;
 mod respond;
 mod scheduler;
 mod script_host;
+mod signal;
 mod vars;
 mod vu;
 

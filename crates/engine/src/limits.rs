@@ -2,6 +2,7 @@
 //! and requests (`max_requests`, `--max-requests`). Counting is one atomic add per iteration or
 //! request, and only when a limit is set.
 
+use crate::signal::Signal;
 use stampede_scenario::Limits;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio_util::sync::CancellationToken;
@@ -17,7 +18,7 @@ pub(crate) struct RunLimits {
     /// Fired when a run-wide limit is reached: the run then ends as at its planned end.
     pub reached: CancellationToken,
     /// Fired when no further request may be sent: iterations in flight cannot finish.
-    pub requests_exhausted: CancellationToken,
+    pub requests_exhausted: Signal,
 }
 
 impl RunLimits {
@@ -32,17 +33,22 @@ impl RunLimits {
 
     /// Claims one iteration; false (and the run told to end) when the limit is reached.
     pub fn try_iteration(&self) -> bool {
-        claim(&self.iterations, self.max_iterations, &[&self.reached])
+        claim(&self.iterations, self.max_iterations, || {
+            self.reached.cancel()
+        })
     }
 
     /// Claims one request; false (and the run told to end) when the limit is reached.
     pub fn try_request(&self) -> bool {
-        let tokens = [&self.reached, &self.requests_exhausted];
-        claim(&self.requests, self.max_requests, &tokens)
+        claim(&self.requests, self.max_requests, || {
+            self.reached.cancel();
+            self.requests_exhausted.fire();
+        })
     }
 }
 
-fn claim(counter: &AtomicU64, max: Option<u64>, fire: &[&CancellationToken]) -> bool {
+/// Claims one unit of `counter` under `max`; `reached` runs once the limit is reached.
+fn claim(counter: &AtomicU64, max: Option<u64>, reached: impl Fn()) -> bool {
     let Some(max) = max else {
         return true;
     };
@@ -50,11 +56,11 @@ fn claim(counter: &AtomicU64, max: Option<u64>, fire: &[&CancellationToken]) -> 
     if counter.fetch_add(1, Ordering::Relaxed) < max {
         if counter.load(Ordering::Relaxed) >= max {
             // The last one: nothing more will start, so let the run wind down now.
-            fire.iter().for_each(|t| t.cancel());
+            reached();
         }
         return true;
     }
-    fire.iter().for_each(|t| t.cancel());
+    reached();
     false
 }
 
@@ -72,10 +78,10 @@ mod tests {
         let granted = (0..10).filter(|_| limits.try_iteration()).count();
         assert_eq!(granted, 3);
         assert!(limits.reached.is_cancelled());
-        assert!(!limits.requests_exhausted.is_cancelled());
+        assert!(!limits.requests_exhausted.is_fired());
         assert!(limits.try_request() && limits.try_request());
         assert!(!limits.try_request());
-        assert!(limits.requests_exhausted.is_cancelled());
+        assert!(limits.requests_exhausted.is_fired());
         let none = RunLimits::new(&Limits::default());
         assert!((0..1000).all(|_| none.try_iteration() && none.try_request()));
         assert!(!none.reached.is_cancelled());

@@ -18,18 +18,17 @@ use crate::limits::RunLimits;
 use crate::pace;
 use crate::prepare::{PreparedPlan, PreparedScenario};
 use crate::record::{self, Shards};
+use crate::signal::Signal;
 use crate::vars::{Value, Vars};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use stampede_metrics::IntervalRecorder;
 use stampede_scenario::Each;
 use stampede_scenario::ThinkTime;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 /// What every virtual user of a run shares.
 pub(crate) struct VuContext {
@@ -65,65 +64,34 @@ impl VuContext {
 /// firmly (`graceful_stop` ran out: send no new request, exit once the one in flight
 /// completed). Clones share the signals.
 ///
-/// Each signal is a cancellation token to wait on and the same fact as a flag to read: users
-/// check their stops on every iteration and every request, and a token's own check takes and
-/// releases a lock (~60 instructions under callgrind), where the flag is one load. One shared
-/// allocation keeps a user's task small: 8 more bytes in it crossed one of the allocator's size
-/// classes at 10,000 idle users (+0.4 KiB each, `bench/memory.sh`).
+/// One shared allocation keeps a user's task small: 8 more bytes in it crossed one of the
+/// allocator's size classes at 10,000 idle users (+0.4 KiB each, `bench/memory.sh`).
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Stop(Arc<Signals>);
-
-#[derive(Debug, Default)]
-struct Signals {
-    graceful: CancellationToken,
-    hard: CancellationToken,
-    stopping: AtomicBool,
-    halted: AtomicBool,
-}
+pub(crate) struct Stop(Arc<[Signal; 2]>);
 
 impl Stop {
-    /// Lets the iteration in flight finish, then stops the user.
-    pub fn stop_gracefully(&self) {
-        self.0.stopping.store(true, Ordering::Release);
-        self.0.graceful.cancel();
+    /// Finish the iteration in flight, then exit.
+    pub fn graceful(&self) -> &Signal {
+        &self.0[0]
     }
 
-    /// Lets the request in flight finish, then stops the user.
-    pub fn stop_firmly(&self) {
-        self.0.halted.store(true, Ordering::Release);
-        self.0.hard.cancel();
-    }
-
-    pub fn is_stopping(&self) -> bool {
-        self.0.stopping.load(Ordering::Acquire)
-    }
-
-    pub fn is_halted(&self) -> bool {
-        self.0.halted.load(Ordering::Acquire)
-    }
-
-    /// Cancelled by [`stop_gracefully`](Self::stop_gracefully).
-    pub fn graceful(&self) -> &CancellationToken {
-        &self.0.graceful
-    }
-
-    /// Cancelled by [`stop_firmly`](Self::stop_firmly).
-    pub fn hard(&self) -> &CancellationToken {
-        &self.0.hard
+    /// Send no new request, exit once the one in flight completed.
+    pub fn hard(&self) -> &Signal {
+        &self.0[1]
     }
 
     /// Stops gracefully now, and firmly `after` that (from a small timer task).
     pub fn stop_within(&self, after: Duration) {
-        self.stop_gracefully();
+        self.graceful().fire();
         if after.is_zero() {
-            self.stop_firmly();
+            self.hard().fire();
             return;
         }
         let stop = self.clone();
         tokio::spawn(async move {
             tokio::select! {
-                _ = stop.hard().cancelled() => {}
-                _ = tokio::time::sleep(after) => stop.stop_firmly(),
+                _ = stop.hard().token().cancelled() => {}
+                _ = tokio::time::sleep(after) => stop.hard().fire(),
             }
         });
     }
@@ -244,7 +212,7 @@ impl<'a> User<'a> {
         let limits = &self.ctx.limits;
         let mut done = 0u64;
         loop {
-            if self.stop.is_stopping()
+            if self.stop.graceful().is_fired()
                 || limits.per_user.is_some_and(|n| done >= n)
                 || !limits.try_iteration()
             {
@@ -293,7 +261,7 @@ impl<'a> User<'a> {
                     Some(at) => at,
                     None => return true,
                 },
-                _ = self.stop.graceful().cancelled() => return true,
+                _ = self.stop.graceful().token().cancelled() => return true,
             };
             let lag = Instant::now().saturating_duration_since(scheduled);
             record::lock(self.shard).record_lag(micros(lag));
@@ -346,13 +314,13 @@ impl<'a> User<'a> {
         }
         let mut pass = Pass::new(None);
         let flow = self.actions(&scenario.on_start, &mut pass, false).await;
-        flow == Flow::Next && !self.stop.is_stopping()
+        flow == Flow::Next && !self.stop.graceful().is_fired()
     }
 
     /// The `on_stop` actions, run when the user stops gracefully (not after a firm stop).
     async fn on_stop(&mut self) {
         let scenario: &'a PreparedScenario = self.scenario;
-        if scenario.on_stop.is_empty() || self.stop.is_halted() {
+        if scenario.on_stop.is_empty() || self.stop.hard().is_fired() {
             return;
         }
         let mut pass = Pass::new(None);
@@ -390,31 +358,26 @@ impl<'a> User<'a> {
     }
 
     /// Sleeps, unless `stop` fires first. False when stopped.
-    async fn pause(&self, duration: Duration, stop: &CancellationToken) -> bool {
+    async fn pause(&self, duration: Duration, stop: &Signal) -> bool {
         if duration.is_zero() {
-            return !stop.is_cancelled();
+            return !stop.is_fired();
         }
         tokio::select! {
             biased;
-            _ = stop.cancelled() => false,
+            _ = stop.token().cancelled() => false,
             _ = tokio::time::sleep(duration) => true,
         }
     }
 
     /// Sleeps, unless `a` or `b` fires first. False when stopped.
-    pub(crate) async fn pause_either(
-        &self,
-        duration: Duration,
-        a: &CancellationToken,
-        b: &CancellationToken,
-    ) -> bool {
+    pub(crate) async fn pause_either(&self, duration: Duration, a: &Signal, b: &Signal) -> bool {
         if duration.is_zero() {
-            return !(a.is_cancelled() || b.is_cancelled());
+            return !(a.is_fired() || b.is_fired());
         }
         tokio::select! {
             biased;
-            _ = a.cancelled() => false,
-            _ = b.cancelled() => false,
+            _ = a.token().cancelled() => false,
+            _ = b.token().cancelled() => false,
             _ = tokio::time::sleep(duration) => true,
         }
     }
@@ -457,28 +420,31 @@ mod tests {
     async fn stops_are_seen_through_every_clone_as_flags_and_tokens() {
         let stop = Stop::default();
         let clone = stop.clone();
-        assert!(!clone.is_stopping() && !clone.graceful().is_cancelled());
-        assert!(!clone.is_halted() && !clone.hard().is_cancelled());
+        assert!(!clone.graceful().is_fired() && !clone.graceful().token().is_cancelled());
+        assert!(!clone.hard().is_fired() && !clone.hard().token().is_cancelled());
         let waiter = tokio::spawn({
             let clone = clone.clone();
-            async move { clone.graceful().cancelled().await }
+            async move { clone.graceful().token().cancelled().await }
         });
-        stop.stop_gracefully();
-        assert!(clone.is_stopping() && clone.graceful().is_cancelled());
-        assert!(!clone.is_halted(), "a graceful stop is not a firm one");
+        stop.graceful().fire();
+        assert!(clone.graceful().is_fired() && clone.graceful().token().is_cancelled());
+        assert!(
+            !clone.hard().is_fired(),
+            "a graceful stop is not a firm one"
+        );
         waiter.await.expect("the waiter was woken");
-        stop.stop_firmly();
-        assert!(clone.is_halted() && clone.hard().is_cancelled());
+        stop.hard().fire();
+        assert!(clone.hard().is_fired() && clone.hard().token().is_cancelled());
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_stop_within_a_grace_period_turns_firm_when_it_ends() {
         let stop = Stop::default();
         stop.stop_within(Duration::from_secs(2));
-        assert!(stop.is_stopping() && !stop.is_halted());
+        assert!(stop.graceful().is_fired() && !stop.hard().is_fired());
         tokio::time::sleep(Duration::from_millis(1999)).await;
-        assert!(!stop.is_halted());
+        assert!(!stop.hard().is_fired());
         tokio::time::sleep(Duration::from_millis(2)).await;
-        assert!(stop.is_halted() && stop.hard().is_cancelled());
+        assert!(stop.hard().is_fired() && stop.hard().token().is_cancelled());
     }
 }
