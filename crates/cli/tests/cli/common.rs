@@ -11,6 +11,15 @@ pub fn stampede() -> Command {
     cmd
 }
 
+/// The `stampede` binary run through `wrapper` (e.g. `taskset -c 0`, `ip netns exec NS`).
+pub fn stampede_through(wrapper: &[&str]) -> Command {
+    let (program, args) = wrapper.split_first().expect("a wrapper command");
+    let mut cmd = Command::new(program);
+    cmd.args(args).arg(env!("CARGO_BIN_EXE_stampede"));
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
 /// A fresh directory for one test's files.
 pub fn temp_dir(name: &str) -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);

@@ -112,6 +112,27 @@ pub fn spawn_agent(
     procs.0.push(child);
 }
 
+/// `CMD run FILE --controller API --min-agents N --quiet --token-file TOKENS --out
+/// <FILE's dir>/result.json`, to run or spawn; returned with the result's path.
+pub fn submit(
+    mut cmd: Command,
+    file: &Path,
+    api: &str,
+    tokens: &Path,
+    min_agents: u32,
+) -> (Command, PathBuf) {
+    let out_file = file.with_file_name("result.json");
+    let min_agents = min_agents.to_string();
+    cmd.arg("run")
+        .arg(file)
+        .args(["--controller", api, "--min-agents", &min_agents, "--quiet"])
+        .arg("--token-file")
+        .arg(tokens)
+        .arg("--out")
+        .arg(&out_file);
+    (cmd, out_file)
+}
+
 /// 9 users, weights 1:2 (3 and 6 users), each running exactly 2 iterations.
 pub fn scenario(dir: &Path, target: &str) -> PathBuf {
     let yaml = format!(
@@ -142,19 +163,8 @@ async fn three_agents_split_users_exactly_and_the_merge_matches_the_target() {
         agent(&agents_url, &tokens, &format!("agent-{i}"), &mut procs);
     }
     let file = scenario(&dir, &target.url());
-    let out_file = dir.join("result.json");
-    let out = output({
-        let mut c = stampede();
-        c.arg("run")
-            .arg(&file)
-            .args(["--controller", &api, "--min-agents", "3", "--quiet"]);
-        c.arg("--token-file")
-            .arg(&tokens)
-            .arg("--out")
-            .arg(&out_file);
-        c
-    })
-    .await;
+    let (submitter, out_file) = submit(stampede(), &file, &api, &tokens, 3);
+    let out = output(submitter).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("on 3 agent(s)"),
@@ -280,19 +290,9 @@ async fn kill_an_agent_mid_run(
         agent(&agents_url, &tokens, &format!("agent-{i}"), &mut procs);
     }
     let file = steady(&dir, &target.url(), duration);
-    let out_file = dir.join("result.json");
-    let run = tokio::spawn(output({
-        let mut c = stampede();
-        c.arg("run")
-            .arg(&file)
-            .args(["--controller", &api, "--min-agents", "3", "--quiet"])
-            .args(extra);
-        c.arg("--token-file")
-            .arg(&tokens)
-            .arg("--out")
-            .arg(&out_file);
-        c
-    }));
+    let (mut submitter, out_file) = submit(stampede(), &file, &api, &tokens, 3);
+    submitter.args(extra);
+    let run = tokio::spawn(output(submitter));
     wait_for_requests(target, 300).await;
     // procs.0[0] is the controller; agent-2 is procs.0[2]. `kill` is SIGKILL on Unix.
     let killed = Instant::now();
@@ -508,17 +508,8 @@ async fn a_stop_reaches_every_agent_at_once_and_results_survive_a_controller_res
         agent(&agents_url, &tokens, &format!("agent-{i}"), &mut procs);
     }
     let file = steady(&dir, &target.url(), "60s");
-    let out_file = dir.join("result.json");
-    let mut cmd = stampede();
-    cmd.arg("run")
-        .arg(&file)
-        .args(["--controller", &api, "--min-agents", "2", "--quiet"])
-        .arg("--token-file")
-        .arg(&tokens)
-        .arg("--out")
-        .arg(&out_file)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    let (mut cmd, out_file) = submit(stampede(), &file, &api, &tokens, 2);
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
     let child = cmd.spawn().expect("spawn the submitter");
     wait_for_requests(&target, 100).await;
     let pid = child.id().to_string();

@@ -9,8 +9,10 @@
 //! prints why and returns without asserting: the issue lists these tests as optional, and a
 //! machine that cannot create namespaces cannot run them.
 
-use crate::common::{output, read_result, row, temp_dir, text};
-use crate::distributed::{Procs, assert_exact_split, scenario, spawn_agent, spawn_controller};
+use crate::common::{output, read_result, row, stampede_through, temp_dir, text};
+use crate::distributed::{
+    Procs, assert_exact_split, scenario, spawn_agent, spawn_controller, submit,
+};
 use nix::sched::{CloneFlags, setns};
 use stampede_testkit::TestTarget;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -116,10 +118,7 @@ fn bind_in(ns: &str, addr: SocketAddr) -> TcpListener {
 
 /// `stampede` run inside namespace `ns`.
 fn in_ns(ns: &str) -> Command {
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_stampede")])
-        .env("NO_COLOR", "1");
-    cmd
+    stampede_through(&["ip", "netns", "exec", ns])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,15 +155,7 @@ async fn agents_in_another_namespace_split_exactly_over_a_real_link() {
         );
     }
     let file = scenario(&dir, &format!("http://{}", target.addr()));
-    let out_file = dir.join("result.json");
-    let mut run = in_ns(&net.ctl);
-    run.arg("run")
-        .arg(&file)
-        .args(["--controller", &api, "--min-agents", "2", "--quiet"])
-        .arg("--token-file")
-        .arg(&tokens)
-        .arg("--out")
-        .arg(&out_file);
+    let (run, out_file) = submit(in_ns(&net.ctl), &file, &api, &tokens, 2);
     let out = output(run).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(

@@ -2,17 +2,16 @@
 //! (see `runtime` in `src/main.rs`): local closed- and open-model runs and an agent, each counted
 //! exactly against the target.
 
-use crate::common::{output, read_result, row, run_quiet_as, stampede, temp_dir, text, write};
-use crate::distributed::{Procs, assert_exact_split, controller, scenario, spawn_agent};
+use crate::common::{
+    output, read_result, row, run_quiet_as, stampede, stampede_through, temp_dir, text, write,
+};
+use crate::distributed::{Procs, assert_exact_split, controller, scenario, spawn_agent, submit};
 use stampede_testkit::TestTarget;
 use std::process::Command;
 
 /// `stampede` started through `taskset -c 0`: one CPU allowed.
 fn pinned() -> Command {
-    let mut cmd = Command::new("taskset");
-    cmd.args(["-c", "0"]).arg(env!("CARGO_BIN_EXE_stampede"));
-    cmd.env("NO_COLOR", "1");
-    cmd
+    stampede_through(&["taskset", "-c", "0"])
 }
 
 /// Runs `FILE` with the pinned binary, expecting exit 0, and returns its result.
@@ -79,16 +78,8 @@ async fn an_agent_on_one_cpu_runs_its_exact_share() {
     let (agents_url, api, tokens) = controller(&dir, &mut procs);
     spawn_agent(pinned(), &agents_url, &tokens, "pinned", &[], &mut procs);
     let file = scenario(&dir, &target.url());
-    let out_file = dir.join("result.json");
-    let mut cmd = stampede();
-    cmd.arg("run")
-        .arg(&file)
-        .args(["--controller", &api, "--min-agents", "1", "--quiet"])
-        .arg("--token-file")
-        .arg(&tokens)
-        .arg("--out")
-        .arg(&out_file);
-    let out = output(cmd).await;
+    let (submitter, out_file) = submit(stampede(), &file, &api, &tokens, 1);
+    let out = output(submitter).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_exact_split(&target, &read_result(&out_file));
 }
